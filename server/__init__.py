@@ -1,0 +1,1 @@
+"""llava-serve: an OpenAI-compatible inference server for LLaVA on a vLLM engine."""

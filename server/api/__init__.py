@@ -1,0 +1,1 @@
+"""HTTP routes: validate, call the service, shape the HTTP response (JSON or SSE)."""

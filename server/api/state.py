@@ -1,0 +1,60 @@
+"""The server's state, set up by the lifespan; routes reach it through FastAPI dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from server.chat.service import ChatService
+from server.engine import Engine
+from server.errors import NotReadyError
+from server.model_repo import ModelSpec
+from server.settings import Settings
+
+
+@dataclass
+class ServerState:
+    settings: Settings
+    spec: ModelSpec
+    request_exit: Callable[[int], None]
+    engine: Engine | None = None
+    chat: ChatService | None = None
+    startup_error: str | None = None
+    draining: bool = False
+    created: int = field(default=0)
+
+    @property
+    def served_model_name(self) -> str:
+        return self.settings.served_model_name or self.spec.name
+
+    @property
+    def ready(self) -> bool:
+        return self.chat is not None and not self.draining and not self.engine_dead
+
+    @property
+    def engine_dead(self) -> bool:
+        return self.engine is not None and self.engine.is_dead
+
+
+def server_state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.server
+    return state
+
+
+def chat_service(request: Request) -> ChatService:
+    state = server_state(request)
+    if state.chat is None or not state.ready:
+        raise NotReadyError(_not_ready_reason(state))
+    return state.chat
+
+
+def _not_ready_reason(state: ServerState) -> str:
+    if state.startup_error:
+        return f"The model failed to load: {state.startup_error}"
+    if state.engine_dead:
+        return "The inference engine has stopped."
+    if state.draining:
+        return "The server is shutting down."
+    return "The model is still loading; retry shortly."

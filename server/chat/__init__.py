@@ -1,0 +1,1 @@
+"""OpenAI chat requests -> engine inputs, and engine outputs -> OpenAI responses."""

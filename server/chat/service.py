@@ -1,0 +1,113 @@
+"""Chat completions: request -> prompt, images, sampling -> engine -> response or stream."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from vllm import SamplingParams
+from vllm.outputs import RequestOutput
+
+from server.chat import response
+from server.chat.prompt import PromptBuilder
+from server.chat.sampling import completion_budget, sampling_params
+from server.chat.schemas import ChatCompletionRequest
+from server.chat.token_bytes import TokenBytes
+from server.engine import Engine
+from server.errors import BadRequestError, ModelNotFoundError, ServingError, serving_error_body
+from server.media.loader import MediaLoader
+from server.model_repo import ModelSpec
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PreparedChat:
+    """Everything the engine needs, checked; built before any response byte is sent."""
+
+    header: response.ResponseHeader
+    engine_prompt: dict[str, Any]
+    params: SamplingParams
+    logprobs: response.LogprobsOptions | None
+    include_usage: bool
+
+
+class ChatService:
+    def __init__(
+        self,
+        engine: Engine,
+        prompts: PromptBuilder,
+        media: MediaLoader,
+        spec: ModelSpec,
+        served_model_name: str,
+    ):
+        self._engine = engine
+        self._prompts = prompts
+        self._token_bytes = TokenBytes(prompts.tokenizer)
+        self._media = media
+        self._spec = spec
+        self.served_model_name = served_model_name
+
+    async def prepare(self, request: ChatCompletionRequest, request_id: str) -> PreparedChat:
+        if request.model != self.served_model_name:
+            raise ModelNotFoundError(request.model, [self.served_model_name])
+        prompt = self._prompts.build(request.messages)
+        max_images = self._spec.engine.max_images
+        if len(prompt.image_urls) > max_images:
+            raise BadRequestError(
+                f"The request has {len(prompt.image_urls)} images; this model takes at most "
+                f"{max_images} per request.",
+                param="messages",
+            )
+        max_tokens = completion_budget(request, self._spec, prompt, self._engine.max_model_len)
+        params = sampling_params(request, self._spec, max_tokens)
+        images = await self._media.load_all(prompt.image_urls)
+        engine_prompt: dict[str, Any] = {"prompt_token_ids": prompt.token_ids}
+        if images:
+            engine_prompt["multi_modal_data"] = {"image": images}
+        header = response.ResponseHeader(request_id, int(time.time()), self.served_model_name)
+        logprobs = None
+        if request.logprobs:
+            logprobs = response.LogprobsOptions(request.top_logprobs or 0, self._token_bytes)
+        return PreparedChat(header, engine_prompt, params, logprobs, request.include_usage)
+
+    async def complete(self, chat: PreparedChat) -> dict[str, Any]:
+        final: RequestOutput | None = None
+        async for output in self._engine.generate(chat.header.id, chat.engine_prompt, chat.params):
+            final = output
+        if final is None:
+            raise ServingError("The engine returned no output.")
+        return response.completion_object(chat.header, final, chat.logprobs)
+
+    async def stream(self, chat: PreparedChat) -> AsyncIterator[bytes]:
+        """SSE events; an error after the stream started becomes a last error event."""
+        header = chat.header
+        first = [
+            response.delta_choice(i, {"role": "assistant", "content": ""})
+            for i in range(chat.params.n)
+        ]
+        yield response.sse(response.chunk(header, first))
+        prompt_tokens, completion_tokens = 0, 0
+        try:
+            async for output in self._engine.generate(header.id, chat.engine_prompt, chat.params):
+                prompt_tokens = len(output.prompt_token_ids or ())
+                completion_tokens += sum(len(item.token_ids) for item in output.outputs)
+                for choice in response.stream_choices(output, chat.logprobs):
+                    yield response.sse(response.chunk(header, [choice]))
+        except ServingError as error:
+            logger.warning("stream %s failed: %s", header.id, error.message)
+            yield response.sse(serving_error_body(error))
+            yield response.SSE_DONE
+            return
+        if chat.include_usage:
+            counts = response.usage(prompt_tokens, completion_tokens)
+            yield response.sse(response.chunk(header, [], counts))
+        yield response.SSE_DONE
+
+
+def new_request_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"

@@ -1,0 +1,91 @@
+"""Owns the vLLM AsyncLLM: start, generate, abort, health. vLLM's errors become ours here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from vllm import SamplingParams
+from vllm.engine.arg_utils import AsyncEngineArgs
+from vllm.exceptions import VLLMClientError
+from vllm.outputs import RequestOutput
+from vllm.v1.engine.async_llm import AsyncLLM
+from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
+
+from server.errors import BadRequestError, NotReadyError, ServingError
+from server.model_repo import ModelSpec
+from server.model_store import LocalModel
+
+logger = logging.getLogger(__name__)
+
+
+def engine_args(spec: ModelSpec, local: LocalModel) -> AsyncEngineArgs:
+    """model.yaml's engine section -> vLLM's arguments (the same ones vLLM's server takes)."""
+    engine = spec.engine
+    optional: dict[str, Any] = {}
+    if engine.gpu_memory_utilization is not None:
+        optional["gpu_memory_utilization"] = engine.gpu_memory_utilization
+    return AsyncEngineArgs(
+        model=str(local.model),
+        served_model_name=[spec.name],
+        dtype=engine.dtype,
+        max_model_len=engine.max_model_len,
+        max_num_seqs=engine.max_num_seqs,
+        limit_mm_per_prompt=dict(engine.limit_mm_per_prompt),
+        enforce_eager=engine.enforce_eager,
+        tensor_parallel_size=engine.tensor_parallel_size,
+        seed=engine.seed,
+        **optional,
+    )
+
+
+class Engine:
+    """The one vLLM engine of this server."""
+
+    def __init__(self, llm: AsyncLLM):
+        self._llm = llm
+
+    @classmethod
+    def start(cls, spec: ModelSpec, local: LocalModel) -> Engine:
+        """Blocks while vLLM starts its engine-core process and loads weights: call in a thread."""
+        return cls(AsyncLLM.from_engine_args(engine_args(spec, local)))
+
+    @property
+    def max_model_len(self) -> int:
+        return int(self._llm.model_config.max_model_len)
+
+    @property
+    def is_dead(self) -> bool:
+        return bool(self._llm.errored)
+
+    async def generate(
+        self, request_id: str, prompt: dict[str, Any], params: SamplingParams
+    ) -> AsyncIterator[RequestOutput]:
+        """Yields vLLM's outputs; the request is aborted in vLLM if the caller stops iterating."""
+        try:
+            async for output in self._llm.generate(prompt, params, request_id):
+                yield output
+        except VLLMClientError as error:
+            raise BadRequestError(str(error)) from error
+        except EngineDeadError as error:
+            raise NotReadyError(
+                "The inference engine has stopped; retry on another replica."
+            ) from error
+        except EngineGenerateError as error:
+            raise _generate_error(error) from error
+
+    async def abort(self, request_id: str) -> None:
+        await self._llm.abort(request_id)
+
+    def shutdown(self) -> None:
+        self._llm.shutdown()
+
+
+def _generate_error(error: EngineGenerateError) -> ServingError:
+    """vLLM wraps input-processing errors (e.g. an image its processor rejects) in this class."""
+    cause = error.__cause__
+    if isinstance(cause, ValueError | TypeError):
+        return BadRequestError(f"The engine rejected the request: {cause}")
+    logger.error("engine failed a request", exc_info=error)
+    return ServingError("The engine failed to process the request.")

@@ -1,0 +1,127 @@
+"""model_repo/<name>/model.yaml -> a validated ModelSpec; errors name the file and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from server.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WeightsSource(_Strict):
+    """Exactly one of: a local folder, a hub repository id, or a checkpoint the project builds."""
+
+    path: Path | None = None
+    hub: str | None = None
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit).")
+    build: str | None = Field(None, description="Name of a tiny checkpoint the project builds.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> WeightsSource:
+        given = [name for name in ("path", "hub", "build") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of path, hub or build (got {given or 'none'})")
+        return self
+
+
+def _one_image() -> dict[Literal["image"], int]:
+    return {"image": 1}
+
+
+class EngineSpec(_Strict):
+    """vLLM engine arguments we expose; the names are vLLM's."""
+
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    max_model_len: int | None = Field(None, ge=16)
+    max_num_seqs: int = Field(16, ge=1, le=4096)
+    limit_mm_per_prompt: dict[Literal["image"], int] = Field(default_factory=_one_image)
+    enforce_eager: bool = False
+    tensor_parallel_size: int = Field(1, ge=1)
+    gpu_memory_utilization: float | None = Field(None, gt=0, le=1)
+    seed: int = 0
+
+    @property
+    def max_images(self) -> int:
+        return self.limit_mm_per_prompt.get("image", 1)
+
+
+class RequestLimits(_Strict):
+    max_tokens: int = Field(1024, ge=1, description="Cap on, and default of, completion tokens.")
+    max_n: int = Field(8, ge=1, le=128)
+
+
+class SamplingDefaults(_Strict):
+    """Used where a request leaves a parameter out."""
+
+    temperature: float = Field(1.0, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
+    top_k: int | None = Field(None, ge=1)
+
+
+class ModelSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    source: WeightsSource
+    format: Literal["hf"] = "hf"
+    chat_template: Path | None = Field(
+        None, description="Jinja file (relative to model.yaml); default: the checkpoint's own."
+    )
+    engine: EngineSpec = Field(default_factory=EngineSpec)
+    limits: RequestLimits = Field(default_factory=RequestLimits)
+    sampling: SamplingDefaults = Field(default_factory=SamplingDefaults)
+
+
+def _describe(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or '(top level)'}: {item['msg']}"
+        for item in error.errors()
+    )
+
+
+def parse_model_yaml(path: Path) -> ModelSpec:
+    """Reads and validates one model.yaml; relative paths in it are taken from its folder."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: cannot read: {error}") from error
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of fields at the top level")
+    try:
+        spec = ModelSpec.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(f"{path}: {_describe(error)}") from error
+    return _anchor_paths(spec, path.parent)
+
+
+def _anchor_paths(spec: ModelSpec, folder: Path) -> ModelSpec:
+    updates: dict[str, object] = {}
+    if spec.chat_template is not None:
+        updates["chat_template"] = folder / spec.chat_template
+    if spec.source.path is not None:
+        updates["source"] = spec.source.model_copy(update={"path": folder / spec.source.path})
+    return spec.model_copy(update=updates)
+
+
+def available_models(repo: Path) -> list[str]:
+    return sorted(entry.parent.name for entry in repo.glob("*/model.yaml"))
+
+
+def resolve_model(model: str, repo: Path) -> ModelSpec:
+    """A model_repo name, a folder with model.yaml, or a bare llava-hf checkpoint folder."""
+    candidate = Path(model).expanduser()
+    if (candidate / "model.yaml").is_file():
+        return parse_model_yaml(candidate / "model.yaml")
+    if (candidate / "config.json").is_file():
+        return ModelSpec(name=candidate.resolve().name, source=WeightsSource(path=candidate))
+    if (repo / model / "model.yaml").is_file():
+        return parse_model_yaml(repo / model / "model.yaml")
+    raise ConfigError(
+        f"model {model!r} is neither a folder nor an entry of {repo}; "
+        f"entries: {available_models(repo)}"
+    )

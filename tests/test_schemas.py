@@ -1,0 +1,59 @@
+"""The request schema and the media decoding, without an engine."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from server.chat.schemas import ChatCompletionRequest
+from server.errors import BadRequestError, PayloadTooLargeError
+from server.media.decode import decode_image
+from server.media.fetch import decode_data_url
+from tests.images import data_url, encode, scene
+
+
+def request(**fields: object) -> ChatCompletionRequest:
+    return ChatCompletionRequest.model_validate(
+        {"model": "m", "messages": [{"role": "user", "content": "hi"}], **fields}
+    )
+
+
+def test_max_completion_tokens_wins_over_max_tokens() -> None:
+    assert request(max_tokens=5, max_completion_tokens=7).requested_max_tokens == 7
+    assert request(max_tokens=5).requested_max_tokens == 5
+
+
+def test_stop_as_string_or_list() -> None:
+    assert request(stop="x").stop_sequences == ["x"]
+    assert request(stop=["a", "b"]).stop_sequences == ["a", "b"]
+    with pytest.raises(ValidationError):
+        request(stop=[""])
+
+
+def test_unsupported_field_is_refused() -> None:
+    with pytest.raises(ValidationError, match="tools"):
+        request(tools=[])
+
+
+def test_images_only_in_user_messages() -> None:
+    part = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}
+    with pytest.raises(ValidationError, match="only user messages"):
+        request(messages=[{"role": "assistant", "content": [part]}])
+
+
+def test_data_url_round_trip_and_limits() -> None:
+    png = encode(scene(20, 10, 0))
+    assert decode_data_url(data_url(png), 10_000) == png
+    with pytest.raises(PayloadTooLargeError):
+        decode_data_url(data_url(png), 10)
+    with pytest.raises(BadRequestError, match="base64"):
+        decode_data_url("data:image/png;base64,!!!!", 10_000)
+
+
+def test_decode_image_checks_size_before_decoding() -> None:
+    image = decode_image(encode(scene(30, 20, 0)), max_pixels=1000)
+    assert image.size == (30, 20) and image.mode == "RGB"
+    with pytest.raises(BadRequestError, match="30x40"):
+        decode_image(encode(scene(30, 40, 0)), max_pixels=1000)
+    with pytest.raises(BadRequestError, match="empty"):
+        decode_image(b"", max_pixels=1000)
