@@ -1,5 +1,5 @@
 # The two commands of the README. Both set up .venv first (idempotent, seconds when up to date).
-.PHONY: setup serve test lint
+.PHONY: setup serve test lint bench
 setup:
 	./scripts/setup.sh
 
@@ -13,3 +13,8 @@ lint: setup
 	.venv/bin/ruff check server tests scripts
 	.venv/bin/ruff format --check server tests scripts
 	.venv/bin/mypy
+
+# Side-by-side with vLLM's own server (docs/benchmarks.md); MODEL=bench-llava-hf-336 for the 336 px one.
+MODEL ?= tiny-llava-hf
+bench: setup
+	.venv/bin/python -m benchmarks.run --model $(MODEL) $(BENCH_ARGS)

@@ -67,6 +67,8 @@ class ChatCompletionRequest(_Strict):
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: str | None = None
+    # vLLM's extension, which its benchmark client sends: generate exactly max_tokens.
+    ignore_eos: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> ChatCompletionRequest:

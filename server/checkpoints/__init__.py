@@ -6,8 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from server.checkpoints.tiny_hf import build_tiny_llava_hf
+from server.checkpoints.tiny_hf import build_bench_llava_hf, build_tiny_llava_hf
 
 TINY_BUILDERS: Final[dict[str, Callable[[Path], Path]]] = {
     "tiny-llava-hf": build_tiny_llava_hf,
+    "bench-llava-hf-336": build_bench_llava_hf,
 }

@@ -8,6 +8,7 @@ building it twice gives byte-identical files and nothing is ever downloaded.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -33,8 +34,39 @@ from server.checkpoints.tokenizer import (
     special_token_ids,
 )
 
-IMAGE_SIZE: Final = 32
-PATCH_SIZE: Final = 8
+
+@dataclass(frozen=True)
+class Shape:
+    """Sizes of a built checkpoint; the decoder's head_dim stays 64 (vLLM-CPU's attention)."""
+
+    image_size: int = 32
+    patch_size: int = 8
+    vision_hidden: int = 64
+    vision_layers: int = 2
+    vision_heads: int = 2
+    text_hidden: int = 128
+    text_layers: int = 2
+    text_intermediate: int = 256
+
+    @property
+    def image_tokens(self) -> int:
+        """Image tokens per image: one per patch; "default" drops the CLS token."""
+        return (self.image_size // self.patch_size) ** 2
+
+
+TINY: Final = Shape()
+# LLaVA-1.5's tower resolution (336 px, patch 14: 576 image tokens) with a decoder large
+# enough that the engine's work is not negligible on a 2-core CPU; for the benchmarks.
+BENCH_336: Final = Shape(
+    image_size=336,
+    patch_size=14,
+    vision_hidden=256,
+    vision_layers=4,
+    vision_heads=4,
+    text_hidden=512,
+    text_layers=4,
+    text_intermediate=1024,
+)
 # CLIP's normalisation constants, as in openai/clip-vit-large-patch14-336.
 CLIP_MEAN: Final = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD: Final = (0.26862954, 0.26130258, 0.27577711)
@@ -79,11 +111,11 @@ _HUB_PREFIXES: Final = (
 )
 
 
-def build_tiny_llava_hf(out_dir: Path, seed: int = 0) -> Path:
+def build_tiny_llava_hf(out_dir: Path, seed: int = 0, shape: Shape = TINY) -> Path:
     """Write the tiny llava-hf checkpoint into out_dir (created if missing); return out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = build_hf_tokenizer(CHAT_TEMPLATE)
-    config = tiny_llava_config(tokenizer)
+    config = tiny_llava_config(tokenizer, shape)
     config.save_pretrained(out_dir)
     GenerationConfig.from_model_config(config).save_pretrained(out_dir)
     save_file(
@@ -93,20 +125,24 @@ def build_tiny_llava_hf(out_dir: Path, seed: int = 0) -> Path:
     )
     # safetensors writes the file owner-only; a container's serving user must read it too.
     (out_dir / "model.safetensors").chmod(0o644)
-    _build_processor(tokenizer).save_pretrained(out_dir)
+    _build_processor(tokenizer, shape).save_pretrained(out_dir)
     return out_dir
 
 
-def tiny_llava_config(tokenizer: PreTrainedTokenizerFast) -> LlavaConfig:
+def build_bench_llava_hf(out_dir: Path) -> Path:
+    return build_tiny_llava_hf(out_dir, shape=BENCH_336)
+
+
+def tiny_llava_config(tokenizer: PreTrainedTokenizerFast, shape: Shape = TINY) -> LlavaConfig:
     """LLaVA-1.5 shaped config, scaled down; the decoder's head_dim stays 64 for vLLM-CPU."""
     ids = special_token_ids(tokenizer)
     text_config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=2,  # head_dim 64: vLLM's CPU attention rejects 16
-        num_key_value_heads=2,
+        hidden_size=shape.text_hidden,
+        intermediate_size=shape.text_intermediate,
+        num_hidden_layers=shape.text_layers,
+        num_attention_heads=shape.text_hidden // 64,  # head_dim 64: vLLM's CPU attention
+        num_key_value_heads=shape.text_hidden // 64,
         max_position_embeddings=2048,
         rms_norm_eps=1e-5,
         initializer_range=INIT_STD,
@@ -116,13 +152,13 @@ def tiny_llava_config(tokenizer: PreTrainedTokenizerFast) -> LlavaConfig:
         tie_word_embeddings=False,
     )
     vision_config = CLIPVisionConfig(
-        hidden_size=64,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        image_size=IMAGE_SIZE,
-        patch_size=PATCH_SIZE,
-        projection_dim=64,
+        hidden_size=shape.vision_hidden,
+        intermediate_size=shape.vision_hidden * 4,
+        num_hidden_layers=shape.vision_layers,
+        num_attention_heads=shape.vision_heads,
+        image_size=shape.image_size,
+        patch_size=shape.patch_size,
+        projection_dim=shape.vision_hidden,
         hidden_act="quick_gelu",  # what OpenAI's CLIP ViT uses
         initializer_range=INIT_STD,
     )
@@ -132,18 +168,13 @@ def tiny_llava_config(tokenizer: PreTrainedTokenizerFast) -> LlavaConfig:
         vision_config=vision_config,
         text_config=text_config,
         image_token_index=ids[IMAGE_TOKEN],
-        image_seq_length=num_image_tokens(),
+        image_seq_length=shape.image_tokens,
         projector_hidden_act="gelu",
         vision_feature_layer=-2,
         vision_feature_select_strategy="default",
         pad_token_id=ids[PAD_TOKEN],
         tie_word_embeddings=False,
     )
-
-
-def num_image_tokens() -> int:
-    """Image tokens per image: one per patch; "default" drops the CLS token."""
-    return (IMAGE_SIZE // PATCH_SIZE) ** 2
 
 
 def _random_model(config: LlavaConfig, seed: int) -> LlavaForConditionalGeneration:
@@ -181,11 +212,11 @@ def _hub_layout_state_dict(model: LlavaForConditionalGeneration) -> dict[str, to
     return dict(sorted(renamed.items()))
 
 
-def _build_processor(tokenizer: PreTrainedTokenizerFast) -> LlavaProcessor:
+def _build_processor(tokenizer: PreTrainedTokenizerFast, shape: Shape) -> LlavaProcessor:
     """CLIP preprocessing at the tower's size, and LLaVA's image-token expansion."""
     image_processor = CLIPImageProcessor(
-        size={"shortest_edge": IMAGE_SIZE},
-        crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+        size={"shortest_edge": shape.image_size},
+        crop_size={"height": shape.image_size, "width": shape.image_size},
         do_center_crop=True,
         image_mean=list(CLIP_MEAN),
         image_std=list(CLIP_STD),
@@ -193,7 +224,7 @@ def _build_processor(tokenizer: PreTrainedTokenizerFast) -> LlavaProcessor:
     return LlavaProcessor(
         image_processor=image_processor,
         tokenizer=tokenizer,
-        patch_size=PATCH_SIZE,
+        patch_size=shape.patch_size,
         vision_feature_select_strategy="default",
         chat_template=CHAT_TEMPLATE,
         image_token=IMAGE_TOKEN,

@@ -1,0 +1,118 @@
+"""`make bench`: vLLM's OpenAI server, then llava-serve, on the same checkpoint and engine
+arguments, driven by vLLM's benchmark client; prints and writes the comparison."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from vllm.tokenizers import get_tokenizer
+
+from benchmarks import report
+from benchmarks.measure import measure
+from benchmarks.servers import ours_command, running, vllm_command
+from benchmarks.workloads import Workload, build_workloads, write_files
+from server.model_repo import resolve_model
+from server.model_store import ensure_local
+from server.settings import REPO_MODEL_DIR, Settings
+
+VLLM_PORT, OURS_PORT = 8411, 8412
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default="tiny-llava-hf")
+    parser.add_argument("--requests", type=int, default=64, help="requests per run")
+    parser.add_argument("--concurrency", default="1,8,32", help="for the small-image workload")
+    parser.add_argument("--out", type=Path, default=Path("docs/bench"))
+    parser.add_argument("--ours-args", default="", help="extra flags for llava-serve serve")
+    parser.add_argument("--only", default="", help="comma-separated workload name prefixes")
+    return parser.parse_args()
+
+
+@contextmanager
+def _file_host(folder: Path) -> Iterator[str]:
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+
+
+def _run_server(
+    name: str,
+    command: list[str],
+    port: int,
+    workloads: list[Workload],
+    model: str,
+    tokenizer: Any,
+    logs: Path,
+) -> tuple[dict[str, list[Any]], int]:
+    runs: dict[str, list[Any]] = {}
+    with running(name, command, port, logs / f"{name}.log") as server:
+        for workload in workloads:
+            runs[workload.name] = []
+            for concurrency in workload.concurrencies:
+                summary = measure(workload, concurrency, server.base_url, model, tokenizer)
+                print(
+                    f"{name:12s} {workload.name:18s} c={concurrency:<3d} "
+                    f"{summary['request_throughput']:7.2f} req/s  "
+                    f"TTFT p50 {summary['median_ttft_ms']:8.1f} ms",
+                    flush=True,
+                )
+                runs[workload.name].append(summary)
+        return runs, server.peak_rss_bytes
+
+
+def main() -> None:
+    args = _arguments()
+    spec = resolve_model(args.model, REPO_MODEL_DIR)
+    home = Settings().home
+    checkpoint = ensure_local(spec, home).model
+    tokenizer = get_tokenizer(str(checkpoint))
+    concurrencies = [int(value) for value in args.concurrency.split(",")]
+    results: dict[str, Any] = {
+        "model": spec.name,
+        "requests": args.requests,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "workloads": {},
+    }
+    with tempfile.TemporaryDirectory() as scratch, _file_host(Path(scratch)) as image_url:
+        workloads = build_workloads(args.requests, concurrencies, image_url)
+        if args.only:
+            workloads = [w for w in workloads if w.name.startswith(tuple(args.only.split(",")))]
+        write_files(workloads, Path(scratch))
+        logs = args.out / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        servers = {
+            "vllm": (vllm_command(spec, checkpoint, VLLM_PORT), VLLM_PORT),
+            "llava-serve": (
+                ours_command(args.model, home, OURS_PORT, args.ours_args.split()),
+                OURS_PORT,
+            ),
+        }
+        rss = {}
+        for name, (command, port) in servers.items():
+            runs, rss[name] = _run_server(
+                name, command, port, workloads, spec.name, tokenizer, logs
+            )
+            for workload, summaries in runs.items():
+                results["workloads"].setdefault(workload, {})[name] = summaries
+    results["peak_rss_mib"] = {name: value / 2**20 for name, value in rss.items()}
+    print(report.markdown_table(results))
+    report.write_outputs(results, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Start and stop the two servers under test with the same engine arguments; sample their RSS."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+
+from server.model_repo import ModelSpec
+
+
+@dataclass
+class RunningServer:
+    name: str
+    base_url: str
+    process: subprocess.Popen[bytes]
+    peak_rss_bytes: int = 0
+
+
+def vllm_command(spec: ModelSpec, checkpoint: Path, port: int) -> list[str]:
+    """vLLM's own OpenAI server with the engine arguments our model.yaml gives our engine."""
+    engine = spec.engine
+    command = [
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(checkpoint),
+        "--served-model-name",
+        spec.name,
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+        "--dtype",
+        engine.dtype,
+        "--max-num-seqs",
+        str(engine.max_num_seqs),
+        "--limit-mm-per-prompt",
+        json.dumps(engine.limit_mm_per_prompt),
+        "--tensor-parallel-size",
+        str(engine.tensor_parallel_size),
+        "--seed",
+        str(engine.seed),
+        "--disable-uvicorn-access-log",
+    ]
+    if engine.max_model_len:
+        command += ["--max-model-len", str(engine.max_model_len)]
+    if engine.enforce_eager:
+        command.append("--enforce-eager")
+    return command
+
+
+def ours_command(model: str, home: Path, port: int, extra: list[str]) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "server.cli",
+        "serve",
+        "--model",
+        model,
+        "--home",
+        str(home),
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        *extra,
+    ]
+
+
+@contextmanager
+def running(name: str, command: list[str], port: int, log: Path) -> Iterator[RunningServer]:
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2")}
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
+    server = RunningServer(name, f"http://127.0.0.1:{port}", process)
+    stop = threading.Event()
+    sampler = threading.Thread(target=_sample_rss, args=(server, stop), daemon=True)
+    try:
+        _wait_ready(server, log)
+        sampler.start()
+        yield server
+    finally:
+        stop.set()
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_ready(server: RunningServer, log: Path, timeout_s: float = 900) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited:\n{log.read_text()[-3000:]}")
+        try:
+            # vLLM's /health and our /ready answer 200 only once the engine is up.
+            path = "/health" if server.name == "vllm" else "/ready"
+            if httpx.get(f"{server.base_url}{path}", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{server.name} not ready after {timeout_s} s")
+
+
+def _sample_rss(server: RunningServer, stop: threading.Event) -> None:
+    """Peak resident memory of the server's whole process tree (API process + engine core)."""
+    root = psutil.Process(server.process.pid)
+    while not stop.wait(0.25):
+        try:
+            processes = [root, *root.children(recursive=True)]
+            total = sum(process.memory_info().rss for process in processes)
+        except psutil.Error:
+            continue
+        server.peak_rss_bytes = max(server.peak_rss_bytes, total)
