@@ -1,0 +1,152 @@
+"""Original-format pieces without a server: config parsing and its refusals, projector
+layouts, 'pad' preprocessing, model.yaml fields, and tokenizer_image_token prompt ids."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from server.chat.schemas import ChatMessage
+from server.errors import ConfigError
+from server.llava.config import OriginalConfigError, original_to_llava_config
+from server.llava.preprocess import expand2square
+from server.llava.projector import build_projector
+from server.llava.prompt import OriginalPromptBuilder
+from server.model_repo import parse_model_yaml, resolve_model
+from server.model_store import ensure_local
+from server.settings import REPO_MODEL_DIR
+from tests.images import user_message
+
+HUMAN_SYSTEM = (
+    "A chat between a curious human and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the human's questions."
+)
+V15_RAW = {
+    "architectures": ["LlavaLlamaForCausalLM"],
+    "model_type": "llava",
+    "hidden_size": 128,
+    "num_attention_heads": 2,
+    "mm_hidden_size": 64,
+    "mm_projector_type": "mlp2x_gelu",
+    "mm_vision_select_layer": -2,
+    "mm_vision_select_feature": "patch",
+    "image_aspect_ratio": "pad",
+}
+
+
+@pytest.fixture(scope="module")
+def v15_tower(home: Path) -> Path:
+    tower = ensure_local(resolve_model("tiny-llava-v15-mlp", REPO_MODEL_DIR), home).vision_tower
+    assert tower is not None
+    return tower
+
+
+def test_an_unedited_original_config_becomes_a_llava_config(v15_tower: Path) -> None:
+    config = original_to_llava_config(V15_RAW, str(v15_tower))
+    assert config.architectures == ["LlavaLlamaForCausalLM"]
+    assert config.text_config.model_type == "llama"
+    assert config.text_config.hidden_size == 128
+    assert config.vision_config.image_size == 48
+    assert config.vision_feature_layer == -2
+    assert config.vision_feature_select_strategy == "default"
+    cls_patch = original_to_llava_config(
+        {**V15_RAW, "mm_vision_select_feature": "cls_patch"}, str(v15_tower)
+    )
+    assert cls_patch.vision_feature_select_strategy == "full"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("mm_projector_type", "qformer"),
+        ("image_aspect_ratio", "anyres"),
+        ("mm_patch_merge_type", "spatial_unpad"),
+        ("mm_vision_select_feature", "cls"),
+        ("mm_hidden_size", 1024),
+    ],
+)
+def test_unsupported_original_options_are_refused_by_name(
+    v15_tower: Path, key: str, value: object
+) -> None:
+    with pytest.raises(OriginalConfigError, match=key):
+        original_to_llava_config({**V15_RAW, key: value}, str(v15_tower))
+
+
+def test_projectors_have_the_original_module_layout() -> None:
+    mlp3 = build_projector("mlp3x_gelu", 8, 16)
+    assert sorted(mlp3.state_dict()) == [f"{i}.{p}" for i in (0, 2, 4) for p in ("bias", "weight")]
+    assert sorted(build_projector("linear", 8, 16).state_dict()) == ["bias", "weight"]
+    assert build_projector("identity", 16, 16).state_dict() == {}
+    with pytest.raises(OriginalConfigError):
+        build_projector("mlp2x_relu", 8, 16)
+
+
+def test_pad_centres_the_image_on_the_mean_colour() -> None:
+    padded = expand2square(Image.new("RGB", (40, 10), (255, 0, 0)), (122, 116, 104))
+    assert padded.size == (40, 40)
+    assert padded.getpixel((0, 0)) == (122, 116, 104)
+    assert padded.getpixel((20, 20)) == (255, 0, 0)
+    assert padded.getpixel((20, 14)) == (122, 116, 104)  # rows 15..24 hold the image
+    tall = expand2square(Image.new("RGB", (10, 30), (0, 255, 0)), (1, 2, 3))
+    assert tall.getpixel((9, 5)) == (1, 2, 3) and tall.getpixel((10, 5)) == (0, 255, 0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"format": "original", "conversation": "vicuna_v1"}, "vision_tower"),
+        ({"format": "original", "vision_tower": {"build": "x"}, "conversation": "nope"}, "nope"),
+        ({"format": "hf", "conversation": "vicuna_v1"}, "original only"),
+    ],
+)
+def test_model_yaml_checks_the_original_fields(
+    tmp_path: Path, fields: dict[str, object], message: str
+) -> None:
+    lines = ["name: m", "source:", "  build: tiny-llava-v15-mlp"]
+    for key, value in fields.items():
+        lines += (
+            [f"{key}:", f"  build: {value['build']}"]
+            if isinstance(value, dict)
+            else [f"{key}: {value}"]
+        )
+    (tmp_path / "model.yaml").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match=message):
+        parse_model_yaml(tmp_path / "model.yaml")
+
+
+def test_prompt_ids_follow_tokenizer_image_token(home: Path) -> None:
+    local = ensure_local(resolve_model("tiny-llava-v1-linear", REPO_MODEL_DIR), home)
+    assert local.vision_tower is not None
+    builder = OriginalPromptBuilder.for_original_checkpoint(
+        local.model, local.vision_tower, "llava_v0"
+    )
+    url = "data:image/png;base64,AAAA"
+    message = ChatMessage.model_validate(user_message("Hi", url, url))
+    prompt = builder.build([message])
+    tokenizer = builder.tokenizer
+    start, end = tokenizer.convert_tokens_to_ids(["<im_start>", "<im_end>"])
+    ids = prompt.token_ids
+    assert ids[0] == tokenizer.bos_token_id and ids.count(tokenizer.bos_token_id) == 1
+    placeholders = [index for index, token in enumerate(ids) if token == 0]
+    assert len(placeholders) == 2 == len(prompt.image_urls)
+    assert all(ids[i - 1] == start and ids[i + 1] == end for i in placeholders)
+    assert prompt.tokens_per_image == 17  # 4x4 patches + CLS (cls_patch)
+    text = HUMAN_SYSTEM + "###Human: <im_start>"
+    assert ids[: placeholders[0]] == tokenizer(text).input_ids
+
+
+def test_pull_prints_the_model_and_the_vision_tower(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "server.cli", "pull", "tiny-llava-v1-linear"]
+    done = subprocess.run(
+        [*command, "--home", str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    paths = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (Path(paths["model"]) / "config.json").is_file()
+    tower_config = json.loads((Path(paths["vision_tower"]) / "config.json").read_text())
+    assert tower_config["image_size"] == 32
