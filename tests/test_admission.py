@@ -1,0 +1,181 @@
+"""Admission control on a server with room for 2 running + 2 queued requests: a burst at three
+times that capacity gets, for each request, a correct completion or a 429 with Retry-After in
+the OpenAI envelope (the SDK's RateLimitError); none hangs, none gets a 5xx, none is lost."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from server.admission import Admission
+from server.errors import OverloadedError
+from tests.ops_support import (
+    CHAT_ROUTE,
+    EVENT_TIMEOUT_S,
+    ServerProcess,
+    engine_idle,
+    long_request,
+    metric,
+    own_server,
+    scrape,
+    short_request,
+    value,
+    wait_for,
+)
+
+MAX_RUNNING, MAX_WAITING, RETRY_AFTER_S = 2, 2, 3
+CAPACITY = MAX_RUNNING + MAX_WAITING
+BURST = 3 * CAPACITY
+CLIENT_TIMEOUT_S = 300.0  # "none hangs": a request still open after this fails the test
+
+
+# --- the Admission class alone (no server) ------------------------------------------------------
+
+
+def test_admission_queues_in_order_and_refuses_past_the_queue() -> None:
+    async def scenario() -> None:
+        admission = Admission(max_running=1, max_waiting=2, retry_after_s=5)
+        await admission.acquire()
+        order: list[int] = []
+
+        async def queued(index: int) -> None:
+            await admission.acquire()
+            order.append(index)
+
+        waiters = [asyncio.ensure_future(queued(i)) for i in range(2)]
+        await asyncio.sleep(0)
+        assert (admission.running, admission.waiting) == (1, 2)
+        with pytest.raises(OverloadedError) as refused:
+            await admission.acquire()
+        assert refused.value.retry_after_s == 5 and refused.value.status_code == 429
+        admission.release()
+        await waiters[0]
+        admission.release()
+        await waiters[1]
+        assert order == [0, 1] and admission.running == 1 and admission.waiting == 0
+        admission.release()
+        await asyncio.wait_for(admission.wait_idle(), timeout=EVENT_TIMEOUT_S)
+
+    asyncio.run(scenario())
+
+
+def test_a_cancelled_waiter_leaves_the_queue() -> None:
+    async def scenario() -> None:
+        admission = Admission(max_running=1, max_waiting=1, retry_after_s=1)
+        await admission.acquire()
+        waiter = asyncio.ensure_future(admission.acquire())
+        await asyncio.sleep(0)
+        assert admission.waiting == 1
+        waiter.cancel()  # a deadline or a disconnect while queued
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        assert admission.waiting == 0
+        admission.release()
+        assert admission.running == 0
+
+    asyncio.run(scenario())
+
+
+# --- a real server with small limits -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def limited_server(
+    tmp_path_factory: pytest.TempPathFactory, home: Path, tiny_checkpoint: Path
+) -> Iterator[ServerProcess]:
+    settings = {
+        "max_running_requests": str(MAX_RUNNING),
+        "max_waiting_requests": str(MAX_WAITING),
+        "overload_retry_after_s": str(RETRY_AFTER_S),
+    }
+    with own_server(tmp_path_factory, home, settings) as server:
+        yield server
+
+
+async def _one(client: openai.AsyncOpenAI, body: dict[str, object]) -> str:
+    """'ok' for a correct completion, '429' for a well-formed rejection; anything else raises."""
+    try:
+        reply = await client.chat.completions.create(**body)  # type: ignore[call-overload]
+    except openai.RateLimitError as error:
+        assert error.status_code == 429
+        assert error.response.headers["retry-after"] == str(RETRY_AFTER_S)
+        envelope = error.response.json()["error"]
+        assert envelope["type"] == "rate_limit_error" and envelope["code"] == "server_overloaded"
+        return "429"
+    assert len(reply.choices) == body.get("n", 1)
+    for choice in reply.choices:
+        assert choice.message.content and choice.finish_reason in ("stop", "length")
+    assert reply.usage is not None and reply.usage.completion_tokens >= len(reply.choices)
+    return "ok"
+
+
+async def _burst(base_url: str, model_id: str) -> list[str]:
+    """First fills every slot with long requests (seen full on /metrics), then sends the rest
+    of the burst at once, so the overflow is certain rather than left to timing."""
+    client = openai.AsyncOpenAI(
+        base_url=f"{base_url}/v1", api_key="unused", max_retries=0, timeout=CLIENT_TIMEOUT_S
+    )
+    holders = [
+        asyncio.ensure_future(_one(client, long_request(model_id, max_tokens=240)))
+        for _ in range(CAPACITY)
+    ]
+    while not _full(base_url):
+        assert not any(task.done() for task in holders), "a holder finished before the burst"
+        await asyncio.sleep(0.02)
+    rest = [_one(client, short_request(model_id)) for _ in range(BURST - CAPACITY)]
+    async with asyncio.timeout(CLIENT_TIMEOUT_S):
+        outcomes = await asyncio.gather(*holders, *rest)
+    await client.close()
+    return list(outcomes)
+
+
+def _full(base_url: str) -> bool:
+    samples = scrape(base_url)
+    return (
+        value(samples, "llava_serve_requests_running") == MAX_RUNNING
+        and value(samples, "llava_serve_requests_waiting") == MAX_WAITING
+    )
+
+
+def test_burst_at_three_times_capacity(limited_server: ServerProcess, model_id: str) -> None:
+    url = limited_server.url
+    before = scrape(url)
+    outcomes = asyncio.run(_burst(url, model_id))
+
+    assert len(outcomes) == BURST  # none lost: every request has its answer
+    rejected = outcomes.count("429")
+    assert outcomes[:CAPACITY] == ["ok"] * CAPACITY  # admitted ones all completed
+    assert rejected >= 1
+    wait_for(lambda: engine_idle(url), "the server to be idle after the burst")
+    after = scrape(url)
+    assert (
+        value(after, "llava_serve_rejections_total", reason="overloaded")
+        - value(before, "llava_serve_rejections_total", reason="overloaded")
+        == rejected
+    )
+    assert value(after, "llava_serve_requests_total", route=CHAT_ROUTE, status="429") == rejected
+    assert value(after, "llava_serve_requests_total", route=CHAT_ROUTE, status="200") == (
+        BURST - rejected
+    )
+    five_xx = sum(
+        v
+        for (name, labels), v in after.items()
+        if name == "llava_serve_requests_total"
+        and dict(labels)["route"] == CHAT_ROUTE
+        and dict(labels)["status"].startswith("5")
+    )
+    assert five_xx == 0
+    assert metric(url, "llava_serve_request_queue_time_seconds_count") >= MAX_WAITING
+
+
+def test_server_recovers_after_the_burst(limited_server: ServerProcess, model_id: str) -> None:
+    client = openai.OpenAI(base_url=f"{limited_server.url}/v1", api_key="unused", max_retries=0)
+    replies = [
+        client.chat.completions.create(**short_request(model_id))  # type: ignore[call-overload]
+        for _ in range(CAPACITY + 1)
+    ]
+    assert all(reply.choices[0].message.content for reply in replies)

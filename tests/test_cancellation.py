@@ -1,0 +1,131 @@
+"""A client that goes away (streaming or not) aborts its engine request; a request past the
+server's deadline is aborted and answered with a clear error. The engine's counts return to
+zero and the aborted sequences never finish in vLLM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.ops_support import (
+    CHAT_ROUTE,
+    ServerProcess,
+    engine_idle,
+    long_request,
+    metric,
+    own_server,
+    scrape,
+    short_request,
+    value,
+    wait_for,
+)
+
+DEADLINE_S = 0.5  # the long request needs about 1 s of engine time alone, more under load
+
+
+async def _until_in_engine(base_url: str, request: asyncio.Task[object]) -> None:
+    """Waits until vLLM holds the request (event-based: read from /metrics)."""
+    while metric(base_url, "llava_serve_engine_unfinished_requests") < 1:
+        assert not request.done(), "the long request finished before it could be aborted"
+        await asyncio.sleep(0.02)
+
+
+def _finished_sequences(base_url: str) -> float:
+    """Sequences vLLM finished normally (stop or length), from vLLM's own counter."""
+    samples = scrape(base_url)
+    return value(samples, "vllm:request_success_total", finished_reason="length") + value(
+        samples, "vllm:request_success_total", finished_reason="stop"
+    )
+
+
+def _assert_aborted_in_engine(base_url: str, model_id: str, finished_before: float) -> None:
+    wait_for(lambda: engine_idle(base_url), "the engine to hold no request")
+    # One short request afterwards: its step refreshes vLLM's scheduler stats.
+    reply = httpx.post(f"{base_url}{CHAT_ROUTE}", json=short_request(model_id), timeout=120)
+    assert reply.status_code == 200
+    samples = scrape(base_url)
+    assert value(samples, "llava_serve_engine_running_requests") == 0
+    assert value(samples, "vllm:num_requests_running") == 0
+    # Only the short request finished: the 8 sequences of the aborted one never did.
+    assert _finished_sequences(base_url) == finished_before + 1
+
+
+def test_non_streaming_disconnect_aborts_the_engine_request(base_url: str, model_id: str) -> None:
+    aborted_before = metric(base_url, "llava_serve_aborts_total", reason="client_disconnected")
+    finished_before = _finished_sequences(base_url)
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(timeout=300) as http:
+            request = asyncio.ensure_future(
+                http.post(f"{base_url}{CHAT_ROUTE}", json=long_request(model_id))
+            )
+            await _until_in_engine(base_url, request)
+            request.cancel()  # closes the connection: the client is gone
+            with pytest.raises(asyncio.CancelledError):
+                await request
+
+    asyncio.run(scenario())
+    wait_for(
+        lambda: (
+            metric(base_url, "llava_serve_aborts_total", reason="client_disconnected")
+            == aborted_before + 1
+        ),
+        "the server to count the disconnect",
+    )
+    _assert_aborted_in_engine(base_url, model_id, finished_before)
+
+
+def test_streaming_disconnect_aborts_the_engine_request(base_url: str, model_id: str) -> None:
+    finished_before = _finished_sequences(base_url)
+    body = long_request(model_id, stream=True)
+    with httpx.stream("POST", f"{base_url}{CHAT_ROUTE}", json=body, timeout=300) as stream:
+        assert stream.status_code == 200
+        for line in stream.iter_lines():
+            if line.startswith("data: ") and '"content"' in line:
+                break  # tokens are flowing: the request is in the engine; now hang up
+    _assert_aborted_in_engine(base_url, model_id, finished_before)
+
+
+@pytest.fixture(scope="module")
+def deadline_server(
+    tmp_path_factory: pytest.TempPathFactory, home: Path, tiny_checkpoint: Path
+) -> Iterator[ServerProcess]:
+    with own_server(tmp_path_factory, home, {"request_timeout_s": str(DEADLINE_S)}) as server:
+        yield server
+
+
+def test_deadline_aborts_a_non_streaming_request(
+    deadline_server: ServerProcess, model_id: str
+) -> None:
+    url = deadline_server.url
+    finished_before = _finished_sequences(url)
+    reply = httpx.post(f"{url}{CHAT_ROUTE}", json=long_request(model_id), timeout=300)
+    assert reply.status_code == 504
+    error = reply.json()["error"]
+    assert error["type"] == "timeout_error" and error["code"] == "deadline_exceeded"
+    assert f"{DEADLINE_S:g} s" in error["message"]
+    assert metric(url, "llava_serve_aborts_total", reason="deadline") >= 1
+    _assert_aborted_in_engine(url, model_id, finished_before)
+
+
+def test_deadline_ends_a_stream_with_an_error_event(
+    deadline_server: ServerProcess, model_id: str
+) -> None:
+    url = deadline_server.url
+    finished_before = _finished_sequences(url)
+    body = long_request(model_id, stream=True)
+    with httpx.stream("POST", f"{url}{CHAT_ROUTE}", json=body, timeout=300) as stream:
+        if stream.status_code == 504:  # the deadline passed before the first token: plain 504
+            error = json.loads(stream.read())["error"]
+        else:
+            assert stream.status_code == 200
+            events = [line[6:] for line in stream.iter_lines() if line.startswith("data: ")]
+            assert events[-1] == "[DONE]"
+            error = json.loads(events[-2])["error"]
+    assert error["code"] == "deadline_exceeded"
+    _assert_aborted_in_engine(url, model_id, finished_before)

@@ -1,0 +1,85 @@
+"""The engine-core process dies (killed): the request in flight gets an error instead of
+hanging, /health turns 503, and the server exits non-zero so the orchestrator restarts it."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.ops_support import (
+    CHAT_ROUTE,
+    EVENT_TIMEOUT_S,
+    ServerProcess,
+    long_request,
+    metric,
+    own_server,
+    wait_for,
+)
+
+
+@pytest.fixture(scope="module")
+def doomed_server(
+    tmp_path_factory: pytest.TempPathFactory, home: Path, tiny_checkpoint: Path
+) -> Iterator[ServerProcess]:
+    with own_server(tmp_path_factory, home, {}) as server:
+        yield server
+
+
+def _engine_core(server_pid: int) -> psutil.Process:
+    """vLLM names its engine-core process (process title) VLLM::EngineCore."""
+    for child in psutil.Process(server_pid).children(recursive=True):
+        if "EngineCore" in child.name() or "EngineCore" in " ".join(child.cmdline()):
+            return child
+    pytest.fail("no engine-core child process found")
+
+
+def _health_seen_503(server: ServerProcess) -> bool:
+    assert server.process.poll() is None, "the server exited before /health answered 503"
+    try:
+        return httpx.get(f"{server.url}/health", timeout=5).status_code == 503
+    except httpx.TransportError:
+        return False
+
+
+def test_engine_death_turns_health_503_and_exits_non_zero(
+    doomed_server: ServerProcess, model_id: str
+) -> None:
+    url = doomed_server.url
+    children = psutil.Process(doomed_server.process.pid).children(recursive=True)
+    answers: list[httpx.Response | Exception] = []
+
+    def in_flight() -> None:
+        try:
+            answers.append(
+                httpx.post(f"{url}{CHAT_ROUTE}", json=long_request(model_id), timeout=300)
+            )
+        except httpx.HTTPError as error:
+            answers.append(error)
+
+    worker = threading.Thread(target=in_flight, daemon=True)
+    worker.start()
+    wait_for(
+        lambda: metric(url, "llava_serve_engine_unfinished_requests") >= 1,
+        "the request to reach the engine",
+    )
+    _engine_core(doomed_server.process.pid).send_signal(signal.SIGKILL)
+
+    wait_for(lambda: _health_seen_503(doomed_server), "/health to turn 503")
+    assert httpx.get(f"{url}/ready").status_code == 503
+    worker.join(timeout=EVENT_TIMEOUT_S)
+    assert not worker.is_alive(), "the in-flight request hung after the engine died"
+    answer = answers[0]
+    assert isinstance(answer, httpx.Response), f"no HTTP answer: {answer!r}"
+    assert answer.status_code == 503
+    assert answer.json()["error"]["type"] == "service_unavailable"
+
+    assert doomed_server.process.wait(timeout=EVENT_TIMEOUT_S) != 0
+    assert "the vLLM engine died" in doomed_server.log()
+    _, alive = psutil.wait_procs(children, timeout=EVENT_TIMEOUT_S)
+    assert not alive, f"child processes left behind: {alive}"

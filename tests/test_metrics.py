@@ -1,0 +1,215 @@
+"""/metrics after real requests on the shared server: every counter and histogram moves by
+exactly what the requests did; the engine gauges come from vLLM's scheduler stats."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from server.chat.prompt import hf_tokens_per_image
+from server.logging_setup import REQUEST_ID, JsonFormatter, RequestIdFilter
+from tests.images import data_url, encode, scene, user_message
+from tests.ops_support import CHAT_ROUTE, long_request, scrape, value, wait_for
+
+
+def test_metrics_endpoint_is_prometheus_text(base_url: str) -> None:
+    reply = httpx.get(f"{base_url}/metrics")
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith("text/plain")
+    for name in (
+        "llava_serve_requests_total",
+        "llava_serve_time_to_first_token_seconds",
+        "llava_serve_engine_kv_cache_usage_ratio",
+        "vllm:num_requests_waiting",  # vLLM's own collectors are served too
+    ):
+        assert name in reply.text
+
+
+def test_counters_and_histograms_move_with_requests(
+    base_url: str,
+    client: openai.OpenAI,
+    model_id: str,
+    tiny_checkpoint: Path,
+    image_host: tuple[str, Path],
+) -> None:
+    host, folder = image_host
+    # Images no other test sends: a repeat would be a cache hit, not a decode.
+    (folder / "metrics.png").write_bytes(encode(scene(48, 48, 903)))
+    before = scrape(base_url)
+
+    first = client.chat.completions.create(
+        model=model_id,
+        messages=[user_message("Describe.", data_url(encode(scene(64, 64, 901))))],  # type: ignore[list-item]
+        max_tokens=8,
+        temperature=1.0,
+        seed=3,
+    )
+    chunks = list(
+        client.chat.completions.create(
+            model=model_id,
+            messages=[user_message("And this?", f"{host}/metrics.png")],  # type: ignore[list-item]
+            max_tokens=8,
+            temperature=1.0,
+            seed=4,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    second = chunks[-1].usage
+    assert first.usage is not None and second is not None
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(
+            model="no-such-model", messages=[{"role": "user", "content": "hi"}], max_tokens=1
+        )
+    after = scrape(base_url)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    chat_ok = {"route": CHAT_ROUTE, "status": "200"}
+    assert delta("llava_serve_requests_total", **chat_ok) == 2
+    assert delta("llava_serve_requests_total", route=CHAT_ROUTE, status="404") == 1
+    assert delta("llava_serve_request_duration_seconds_count", route=CHAT_ROUTE) == 3
+    assert delta("llava_serve_request_duration_seconds_sum", route=CHAT_ROUTE) > 0
+    prompt = first.usage.prompt_tokens + second.prompt_tokens
+    completion = first.usage.completion_tokens + second.completion_tokens
+    assert delta("llava_serve_prompt_tokens_total") == prompt
+    assert delta("llava_serve_completion_tokens_total") == completion
+    assert delta("llava_serve_image_tokens_total") == 2 * hf_tokens_per_image(tiny_checkpoint)
+    assert delta("llava_serve_time_to_first_token_seconds_count") == 2
+    assert delta("llava_serve_time_to_first_token_seconds_sum") > 0
+    multi_token = sum(u.completion_tokens > 1 for u in (first.usage, second))
+    assert delta("llava_serve_time_per_output_token_seconds_count") == multi_token
+    assert delta("llava_serve_images_total", source="data", outcome="ok") == 1
+    assert delta("llava_serve_images_total", source="http", outcome="ok") == 1
+    assert delta("llava_serve_image_fetch_seconds_count", source="http") == 1
+    assert delta("llava_serve_image_decode_seconds_count") == 2
+    assert delta("llava_serve_request_queue_time_seconds_count") == 3
+    assert value(after, "llava_serve_requests_running") == 0
+    assert value(after, "llava_serve_requests_waiting") == 0
+    assert value(after, "llava_serve_engine_alive") == 1
+
+
+def test_a_repeated_image_is_a_cache_hit_not_a_decode(
+    base_url: str, client: openai.OpenAI, model_id: str
+) -> None:
+    image = data_url(encode(scene(40, 40, 905)))
+    counts = []
+    for _ in range(3):
+        before = scrape(base_url)
+        client.chat.completions.create(
+            model=model_id,
+            messages=[user_message("Again?", image)],
+            max_tokens=1,  # type: ignore[list-item]
+        )
+        after = scrape(base_url)
+        counts.append(
+            tuple(
+                value(after, name) - value(before, name)
+                for name in (
+                    "llava_serve_image_decode_seconds_count",
+                    "llava_serve_image_cache_hits_total",
+                )
+            )
+        )
+    assert counts == [(1, 0), (0, 1), (0, 1)]
+
+
+def test_bad_image_is_counted_as_an_error(
+    base_url: str, client: openai.OpenAI, model_id: str
+) -> None:
+    before = scrape(base_url)
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(
+            model=model_id,
+            messages=[user_message("?", data_url(b"not an image at all"))],  # type: ignore[list-item]
+            max_tokens=2,
+        )
+    after = scrape(base_url)
+    errors = {"source": "data", "outcome": "error"}
+    assert value(after, "llava_serve_images_total", **errors) == (
+        value(before, "llava_serve_images_total", **errors) + 1
+    )
+    assert value(after, "llava_serve_requests_total", route=CHAT_ROUTE, status="400") == (
+        value(before, "llava_serve_requests_total", route=CHAT_ROUTE, status="400") + 1
+    )
+
+
+def test_engine_gauges_follow_a_running_request(base_url: str, model_id: str) -> None:
+    """While long requests run, the scheduler's gauges show them; afterwards they fall back.
+    Three at once (24 sequences, more than the engine's 16 slots): on a fast machine one alone
+    can finish between two scrapes."""
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            with ThreadPoolExecutor(3) as pool:
+                list(
+                    pool.map(
+                        lambda _: httpx.post(
+                            f"{base_url}{CHAT_ROUTE}", json=long_request(model_id), timeout=300
+                        ),
+                        range(3),
+                    )
+                )
+        finally:
+            done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    seen: dict[str, float] = {}
+
+    def busy() -> bool:
+        samples = scrape(base_url)
+        seen["kv"] = max(
+            seen.get("kv", 0), value(samples, "llava_serve_engine_kv_cache_usage_ratio")
+        )
+        seen["running"] = max(
+            seen.get("running", 0), value(samples, "llava_serve_engine_running_requests")
+        )
+        seen["admitted"] = max(
+            seen.get("admitted", 0), value(samples, "llava_serve_requests_running")
+        )
+        seen["unfinished"] = max(
+            seen.get("unfinished", 0), value(samples, "llava_serve_engine_unfinished_requests")
+        )
+        return done.is_set() or (seen["kv"] > 0 and seen["running"] >= 1)
+
+    wait_for(busy, "the engine gauges to show the running request")
+    assert seen["kv"] > 0, "KV-cache usage never rose while a request ran"
+    assert seen["running"] >= 1 and seen["admitted"] >= 1 and seen["unfinished"] >= 1
+    wait_for(done.is_set, "the long request to finish")
+    after = scrape(base_url)
+    assert value(after, "llava_serve_requests_running") == 0
+    assert value(after, "llava_serve_engine_unfinished_requests") == 0
+
+
+def test_json_log_lines_carry_the_request_id() -> None:
+    record = logging.LogRecord(
+        "llava_serve.access", logging.INFO, __file__, 1, "GET %s", ("/x",), None
+    )
+    record.status = 200
+    token = REQUEST_ID.set("req-42")
+    try:
+        assert RequestIdFilter().filter(record)
+    finally:
+        REQUEST_ID.reset(token)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "GET /x" and line["level"] == "info"
+    assert line["request_id"] == "req-42" and line["status"] == 200
+
+
+def test_responses_echo_a_sane_request_id(base_url: str) -> None:
+    assert (
+        httpx.get(f"{base_url}/health", headers={"X-Request-Id": "trace-7"}).headers["x-request-id"]
+        == "trace-7"
+    )
+    unsafe = "<script> and spaces"  # not a sane token: replaced by a fresh id
+    generated = httpx.get(f"{base_url}/health", headers={"X-Request-Id": unsafe})
+    assert len(generated.headers["x-request-id"]) == 32
