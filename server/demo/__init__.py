@@ -1,0 +1,1 @@
+"""The demo model: visual instruction tuning in miniature, on synthetic scenes, trained here."""

@@ -1,0 +1,63 @@
+"""The `train-demo` and `eval-demo` subcommands: arguments here, work in train.py/evaluate.py
+(imported only when the command runs: they need torch and transformers)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Final
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[2]
+DEMO_DIR: Final = REPO_ROOT / "model_repo" / "llava-demo"
+
+
+def add_demo_commands(commands: Any) -> None:
+    """Adds the two subparsers to `llava-serve`'s subcommands."""
+    train = commands.add_parser("train-demo", help="train the demo model (all stages, on CPU)")
+    train.add_argument("--out", type=Path, default=DEMO_DIR, help="model_repo folder to write")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--scenes", type=int, default=None, help="training scenes (seeds 0..N-1)")
+    for stage in ("encoder", "lm", "stage1", "stage2"):
+        train.add_argument(f"--{stage}-steps", type=int, default=None)
+    train.add_argument("--learning-rate", type=float, default=None)
+    train.add_argument("--batch-size", type=int, default=None)
+    train.add_argument("--no-ablations", action="store_true", help="skip the ablation runs")
+    train.add_argument("--eval-scenes", type=int, default=None)
+    train.add_argument(
+        "--threads", type=int, default=None, help="torch threads (results depend on it)"
+    )
+    evaluate = commands.add_parser("eval-demo", help="the demo model's accuracy via the API")
+    evaluate.add_argument("--base-url", default="http://127.0.0.1:8000")
+    evaluate.add_argument("--scenes", type=int, default=300)
+    evaluate.add_argument("--seed-base", type=int, default=None, help="first fresh scene seed")
+    evaluate.add_argument("--summary", type=Path, default=DEMO_DIR / "training_summary.json")
+    evaluate.add_argument("--show-errors", type=int, default=5)
+
+
+def run_demo_command(args: argparse.Namespace) -> int:
+    if args.command == "eval-demo":
+        from server.demo.evaluate import eval_demo
+        from server.demo.offline_eval import EVAL_SEED_BASE
+
+        seed_base = EVAL_SEED_BASE if args.seed_base is None else args.seed_base
+        return eval_demo(args.base_url, args.scenes, seed_base, args.summary, args.show_errors)
+    from server.demo.train import TrainConfig, train_demo
+
+    overrides = {
+        "seed": args.seed,
+        "scenes": args.scenes,
+        "encoder_steps": args.encoder_steps,
+        "lm_steps": args.lm_steps,
+        "stage1_steps": args.stage1_steps,
+        "stage2_steps": args.stage2_steps,
+        "eval_scenes": args.eval_scenes,
+        "learning_rate": args.learning_rate,
+        "batch_size": args.batch_size,
+        "threads": args.threads,
+    }
+    given = {key: value for key, value in overrides.items() if value is not None}
+    config = TrainConfig(out=args.out, ablations=not args.no_ablations, **given)
+    summary = train_demo(config)
+    print(json.dumps(summary, indent=2))
+    return 0

@@ -1,0 +1,126 @@
+"""`llava-serve eval-demo`: the demo model's accuracy through the OpenAI API, paper style.
+
+Fresh scenes (seeds from EVAL_SEED_BASE up, never used in training) go to
+/v1/chat/completions as PNG data URLs with one question of each response type, decoded
+greedily (temperature 0); each answer is scored against the ground truth by its colour, shape,
+count and position words (server/demo/scoring.py). The ablation rows (models that are not
+served) come from the training summary, measured at training time on the same seeds.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import httpx
+
+from server.demo.instructions import RESPONSE_TYPES, Sample, make_sample
+from server.demo.offline_eval import EVAL_SEED_BASE, eval_seeds, summarise
+from server.demo.scenes import Scene, generate_scene, render_scene
+from server.demo.scoring import is_correct
+
+MAX_TOKENS: Final = 64
+DEFAULT_SUMMARY: Final = (
+    Path(__file__).resolve().parents[2] / "model_repo" / "llava-demo" / "training_summary.json"
+)
+
+
+@dataclass(frozen=True)
+class Graded:
+    scene: Scene
+    sample: Sample
+    answer: str
+
+    @property
+    def correct(self) -> bool:
+        return is_correct(self.answer, self.sample.answer)
+
+
+def image_data_url(scene: Scene) -> str:
+    buffer = io.BytesIO()
+    render_scene(scene).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def ask(client: httpx.Client, model: str, scene: Scene, question: str) -> str:
+    content = [
+        {"type": "image_url", "image_url": {"url": image_data_url(scene)}},
+        {"type": "text", "text": question},
+    ]
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": content}],
+        "temperature": 0,
+        "max_tokens": MAX_TOKENS,
+    }
+    response = client.post("/v1/chat/completions", json=body)
+    response.raise_for_status()
+    return str(response.json()["choices"][0]["message"]["content"] or "").strip()
+
+
+def served_model(client: httpx.Client) -> str:
+    response = client.get("/v1/models")
+    response.raise_for_status()
+    return str(response.json()["data"][0]["id"])
+
+
+def evaluate_served(
+    base_url: str, count: int, seed_base: int = EVAL_SEED_BASE, concurrency: int = 8
+) -> list[Graded]:
+    """One question of each response type about each of `count` fresh scenes."""
+    scenes = [generate_scene(seed) for seed in eval_seeds(count, seed_base)]
+    jobs = [(scene, make_sample(scene, kind)) for kind in RESPONSE_TYPES for scene in scenes]
+    with httpx.Client(base_url=base_url, timeout=120) as client:
+        model = served_model(client)
+        with ThreadPoolExecutor(concurrency) as pool:
+            answers = list(pool.map(lambda job: ask(client, model, job[0], job[1].question), jobs))
+    return [
+        Graded(scene, sample, answer) for (scene, sample), answer in zip(jobs, answers, strict=True)
+    ]
+
+
+def accuracy(graded: Sequence[Graded]) -> dict[str, float]:
+    marks: dict[str, list[bool]] = {kind: [] for kind in RESPONSE_TYPES}
+    for item in graded:
+        marks[item.sample.kind].append(item.correct)
+    return summarise(marks)
+
+
+def table(rows: dict[str, dict[str, float]]) -> str:
+    """A markdown table: one row per model, accuracy (%) per response type and overall."""
+    columns = [*RESPONSE_TYPES, "overall"]
+    lines = [
+        "| model | " + " | ".join(columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for name, row in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{row.get(c, 0.0):.1f}" for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def ablation_rows(summary_path: Path) -> dict[str, dict[str, float]]:
+    if not summary_path.is_file():
+        return {}
+    offline = json.loads(summary_path.read_text()).get("offline_accuracy", {})
+    return {
+        f"{name} (torch, at training)": row for name, row in offline.items() if name != "full data"
+    }
+
+
+def eval_demo(base_url: str, count: int, seed_base: int, summary: Path, show_errors: int) -> int:
+    graded = evaluate_served(base_url.rstrip("/"), count, seed_base)
+    rows = {**ablation_rows(summary), "full data (served, through the API)": accuracy(graded)}
+    print(f"{count} fresh scenes (seeds {seed_base}..{seed_base + count - 1}), greedy decoding")
+    print(table(rows))
+    for item in [g for g in graded if not g.correct][:show_errors]:
+        print(
+            f"- seed {item.scene.seed} {item.sample.kind}: {item.sample.question!r} "
+            f"-> {item.answer!r} (expected {item.sample.answer!r})"
+        )
+    return 0

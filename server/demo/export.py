@@ -1,0 +1,162 @@
+"""Writes the trained demo model: the original format (the default) and its llava-hf export.
+
+Original format, laid out as server/checkpoints/tiny_original.py lays it out: `weights/` is an
+LlavaLlamaForCausalLM checkpoint (LLaMA weights + `model.mm_projector.*`, the paper's `linear`
+projector, mm_* keys in config.json), `tower/` the separate CLIP vision tower with its image
+processor. The llava-hf export (LlavaForConditionalGeneration) has no linear projector: its
+projector is always linear_1 -> activation -> linear_2, and no activation name means identity
+in both transformers and vLLM. It uses relu with a shift instead: linear_1 = (W, b + SHIFT),
+linear_2 = (I, -SHIFT), exact wherever W z + b > -SHIFT (the features are far inside that),
+up to float rounding of the shift.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Final
+
+import torch
+from tokenizers import Tokenizer
+from transformers import (
+    CLIPImageProcessor,
+    CLIPVisionModel,
+    GenerationConfig,
+    LlavaConfig,
+    LlavaForConditionalGeneration,
+    LlavaProcessor,
+    PreTrainedTokenizerFast,
+)
+
+from server.checkpoints.tiny_hf import _hub_layout_state_dict
+from server.checkpoints.tiny_original import TinyOriginalRecipe, _mm_keys, _save_weights
+from server.checkpoints.tokenizer import IMAGE_TOKEN, special_token_ids
+from server.demo.chat_template import LLAVA_V0_TEMPLATE
+from server.demo.model import PATCH, SELECT_LAYER, DemoLlava
+from server.demo.scenes import CANVAS
+
+TOWER_NAME: Final = "llava-demo-clip"
+PROJECTOR_SHIFT: Final = 32.0
+RECIPE: Final = TinyOriginalRecipe(
+    TOWER_NAME, CANVAS, 3, "linear", SELECT_LAYER, "patch", "square", False, 0
+)
+
+
+def export_all(
+    out: Path,
+    model: DemoLlava,
+    tower: CLIPVisionModel,
+    tokenizer: PreTrainedTokenizerFast,
+    processor: CLIPImageProcessor,
+    hf_out: Path | None = None,
+) -> None:
+    export_original(out / "weights", model, tokenizer)
+    export_tower(out / "tower", tower, processor)
+    export_hf(
+        hf_out or out.parent / f"{out.name}-hf" / "weights", model, tower, tokenizer, processor
+    )
+
+
+def export_original(folder: Path, model: DemoLlava, tokenizer: PreTrainedTokenizerFast) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = dict(model.llm.state_dict())
+    weights.update({f"model.mm_projector.{k}": v for k, v in model.projector.state_dict().items()})
+    _save_weights(weights, folder / "model.safetensors")
+    config = {**model.llm.config.to_dict(), **_mm_keys(RECIPE)}
+    config["architectures"] = ["LlavaLlamaForCausalLM"]
+    config["model_type"] = "llava"
+    config.pop("transformers_version", None)  # keeps the file identical across releases
+    (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    GenerationConfig.from_model_config(model.llm.config).save_pretrained(folder)
+    tokenizer.chat_template = None  # the server's conversation template rules
+    tokenizer.save_pretrained(folder)
+
+
+def export_tower(folder: Path, tower: CLIPVisionModel, processor: CLIPImageProcessor) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tower.config.save_pretrained(folder)
+    weights = {
+        key if key.startswith("vision_model.") else f"vision_model.{key}": value
+        for key, value in tower.state_dict().items()
+    }
+    _save_weights(weights, folder / "model.safetensors")
+    processor.save_pretrained(folder)
+
+
+def hf_model(
+    model: DemoLlava, tower: CLIPVisionModel, image_token_id: int
+) -> LlavaForConditionalGeneration:
+    text = model.llm.config
+    config = LlavaConfig(
+        architectures=["LlavaForConditionalGeneration"],
+        vision_config=tower.config,
+        text_config=text,
+        image_token_index=image_token_id,
+        image_seq_length=(CANVAS // PATCH) ** 2,
+        projector_hidden_act="relu",
+        vision_feature_layer=SELECT_LAYER,
+        vision_feature_select_strategy="default",
+        pad_token_id=text.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    llava = LlavaForConditionalGeneration(config).to(torch.float32).eval()
+    with torch.no_grad():
+        llava.model.language_model.load_state_dict(model.llm.model.state_dict())
+        llava.lm_head.load_state_dict(model.llm.lm_head.state_dict())
+        llava.model.vision_tower.load_state_dict(tower.state_dict())
+        projector = llava.model.multi_modal_projector
+        projector.linear_1.weight.copy_(model.projector.weight)
+        projector.linear_1.bias.copy_(model.projector.bias + PROJECTOR_SHIFT)
+        projector.linear_2.weight.copy_(torch.eye(text.hidden_size))
+        projector.linear_2.bias.fill_(-PROJECTOR_SHIFT)
+    return llava
+
+
+def export_hf(
+    folder: Path,
+    model: DemoLlava,
+    tower: CLIPVisionModel,
+    tokenizer: PreTrainedTokenizerFast,
+    processor: CLIPImageProcessor,
+) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    image_token_id = special_token_ids(tokenizer)[IMAGE_TOKEN]
+    llava = hf_model(model, tower, image_token_id)
+    llava.config.save_pretrained(folder)
+    _save_weights(_hub_layout_state_dict(llava), folder / "model.safetensors")
+    GenerationConfig.from_model_config(model.llm.config).save_pretrained(folder)
+    hf_tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=_without_bos_rule(tokenizer), **_special(tokenizer)
+    )
+    LlavaProcessor(
+        image_processor=processor,
+        tokenizer=hf_tokenizer,
+        patch_size=PATCH,
+        vision_feature_select_strategy="default",
+        chat_template=LLAVA_V0_TEMPLATE,
+        image_token=IMAGE_TOKEN,
+        num_additional_image_tokens=1,  # the CLS token, as tiny_hf explains
+    ).save_pretrained(folder)
+    hf_tokenizer.chat_template = LLAVA_V0_TEMPLATE
+    hf_tokenizer.save_pretrained(folder)
+
+
+def _without_bos_rule(tokenizer: PreTrainedTokenizerFast) -> Tokenizer:
+    """The same BPE without the <s> post-processor: the chat template writes <s> itself (as in
+    tiny_hf), because vLLM's chat path tokenizes without special tokens."""
+    state = json.loads(tokenizer.backend_tokenizer.to_str())
+    state["post_processor"] = None
+    return Tokenizer.from_str(json.dumps(state))
+
+
+def _special(tokenizer: PreTrainedTokenizerFast) -> dict[str, object]:
+    return {
+        "bos_token": tokenizer.bos_token,
+        "eos_token": tokenizer.eos_token,
+        "unk_token": tokenizer.unk_token,
+        "pad_token": tokenizer.pad_token,
+        "extra_special_tokens": {"image_token": IMAGE_TOKEN},
+        "model_max_length": 2048,
+        "padding_side": "left",
+        "clean_up_tokenization_spaces": False,
+    }

@@ -1,0 +1,190 @@
+"""`llava-serve train-demo`: the paper's recipe in miniature, deterministic from a seed.
+
+0. the language model: a LLaMA pre-trained on the demo's text alone (our stand-in for Vicuna);
+1. the vision encoder: contrastive pre-training on scene/caption pairs, then frozen (CLIP);
+2. stage 1, feature alignment: only the linear projector learns, on caption pairs;
+3. stage 2, end-to-end instruction tuning: projector and language model learn on the three
+   response types. The ablation "conversation data only" repeats stage 2 on conversations.
+Every stage draws its batches from one seeded RNG; a progress bar shows the loss and every
+step's loss goes to train_log.jsonl.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+from transformers import CLIPImageProcessor, CLIPVisionModel, PreTrainedTokenizerFast
+
+from server.checkpoints.tiny_hf import CLIP_MEAN, CLIP_STD
+from server.demo.batches import Batcher, batch_loss
+from server.demo.encoder_pretrain import pretrain_tower
+from server.demo.instructions import RESPONSE_TYPES, caption
+from server.demo.model import DemoLlava, DemoShape, build_tokenizer, tower_config, tower_features
+from server.demo.offline_eval import evaluate_offline
+from server.demo.scenes import CANVAS, Scene, generate_scene, render_scene
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    out: Path
+    seed: int = 0
+    scenes: int = 5000
+    encoder_steps: int = 150
+    lm_steps: int = 150
+    stage1_steps: int = 150
+    stage2_steps: int = 5000
+    batch_size: int = 24
+    learning_rate: float = 3e-3
+    ablations: bool = True
+    eval_scenes: int = 300
+    threads: int = 1
+
+
+def image_processor() -> CLIPImageProcessor:
+    return CLIPImageProcessor(
+        size={"shortest_edge": CANVAS},
+        crop_size={"height": CANVAS, "width": CANVAS},
+        image_mean=list(CLIP_MEAN),
+        image_std=list(CLIP_STD),
+    )
+
+
+def scene_pixels(scenes: Sequence[Scene], processor: CLIPImageProcessor) -> torch.Tensor:
+    chunks = []
+    for start in range(0, len(scenes), 500):
+        images = [render_scene(scene) for scene in scenes[start : start + 500]]
+        chunks.append(processor(images=images, return_tensors="pt")["pixel_values"])
+    return torch.cat(chunks)
+
+
+class LossLog:
+    def __init__(self, path: Path):
+        self.file = path.open("w")
+
+    def bar(self, stage: str, steps: int) -> tqdm[int]:
+        return tqdm(range(steps), desc=stage, unit="step", dynamic_ncols=True)
+
+    def write(self, stage: str, step: int, loss: float) -> None:
+        self.file.write(json.dumps({"stage": stage, "step": step, "loss": round(loss, 5)}) + "\n")
+
+
+def run_stage(
+    name: str,
+    model: DemoLlava,
+    batcher: Batcher,
+    features: torch.Tensor,
+    kinds: Sequence[str],
+    steps: int,
+    config: TrainConfig,
+    log: LossLog,
+) -> None:
+    """Trains the parameters that require grad; stage 1 leaves only the projector's on."""
+    params = [param for param in model.parameters() if param.requires_grad]
+    optimiser = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, config.learning_rate, total_steps=steps, pct_start=0.1
+    )
+    rng = random.Random(f"{config.seed}:{name}")
+    model.train()
+    bar = log.bar(name, steps)
+    for step in bar:
+        loss = batch_loss(model, batcher.sample_batch(kinds, config.batch_size, rng), features)
+        optimiser.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimiser.step()
+        schedule.step()
+        log.write(name, step, loss.item())
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    model.eval()
+
+
+def pretrain_encoder(
+    scenes: Sequence[Scene], pixels: torch.Tensor, config: TrainConfig, log: LossLog
+) -> CLIPVisionModel:
+    tower = CLIPVisionModel(tower_config(DemoShape())).to(torch.float32)
+    bar = log.bar("encoder (contrastive)", config.encoder_steps)
+    steps = iter(bar)
+
+    def report(step: int, loss: float) -> None:
+        next(steps, None)
+        log.write("encoder", step, loss)
+        bar.set_postfix(loss=f"{loss:.3f}")
+
+    captions = [caption(scene) for scene in scenes]
+    pretrain_tower(tower, pixels, captions, config.encoder_steps, 128, report)
+    bar.close()
+    return tower
+
+
+def train_demo(config: TrainConfig) -> dict[str, object]:
+    """Runs every stage, writes the checkpoints and returns the summary (also saved)."""
+    from server.demo.export import export_all  # safetensors writing; keeps this file short
+
+    started = time.monotonic()
+    torch.set_num_threads(config.threads)  # one: several threads crawl on a shared machine
+    torch.manual_seed(config.seed)
+    config.out.mkdir(parents=True, exist_ok=True)
+    log = LossLog(config.out / "train_log.jsonl")
+    tokenizer = build_tokenizer()
+    scenes = [generate_scene(seed) for seed in range(config.scenes)]
+    processor = image_processor()
+    pixels = scene_pixels(scenes, processor)
+    tower = pretrain_encoder(scenes, pixels, config, log)
+    chunks = [pixels[start : start + 500] for start in range(0, len(pixels), 500)]
+    features = torch.cat([tower_features(tower, chunk) for chunk in chunks])
+
+    def evaluate(model: DemoLlava) -> dict[str, float]:
+        return evaluate_offline(model, tokenizer, tower, processor, config.eval_scenes)
+
+    model, stage1 = train_language_side(tokenizer, scenes, features, config, log)
+    rows = {"stage 1 only": evaluate(stage1)} if config.ablations else {}
+    export_all(config.out, model, tower, tokenizer, processor)
+    accuracy = {"full data": evaluate(model), **rows}
+    summary: dict[str, object] = {
+        "config": {k: str(v) for k, v in asdict(config).items()},
+        "train_seconds": round(time.monotonic() - started, 1),
+        "offline_accuracy": accuracy,
+    }
+    summary_path = config.out / "training_summary.json"
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    if config.ablations:  # after the export, so the main checkpoint never waits on it
+        stage1.llm.requires_grad_(True)
+        batcher = Batcher(tokenizer, scenes, DemoShape().image_tokens)
+        name, kinds = "stage 2 (conversation only)", ["conversation"]
+        run_stage(name, stage1, batcher, features, kinds, config.stage2_steps, config, log)
+        accuracy["conversation data only"] = evaluate(stage1)
+        summary["train_seconds_with_ablations"] = round(time.monotonic() - started, 1)
+        summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def train_language_side(
+    tokenizer: PreTrainedTokenizerFast,
+    scenes: Sequence[Scene],
+    features: torch.Tensor,
+    config: TrainConfig,
+    log: LossLog,
+) -> tuple[DemoLlava, DemoLlava]:
+    """(the full model, a copy taken after stage 1 for the ablations)."""
+    from server.demo.lm_pretrain import pretrain_language_model
+
+    model = DemoLlava(tokenizer, DemoShape())
+    pretrain_language_model(model, tokenizer, scenes, config, log)
+    batcher = Batcher(tokenizer, scenes, DemoShape().image_tokens)
+    model.llm.requires_grad_(False)
+    kinds, steps = ["caption"], config.stage1_steps
+    run_stage("stage 1 (projector)", model, batcher, features, kinds, steps, config, log)
+    stage1 = copy.deepcopy(model)
+    model.llm.requires_grad_(True)
+    kinds, steps = list(RESPONSE_TYPES), config.stage2_steps
+    run_stage("stage 2 (full data)", model, batcher, features, kinds, steps, config, log)
+    return model, stage1
