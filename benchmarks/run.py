@@ -9,6 +9,7 @@ import functools
 import http.server
 import os
 import platform
+import socket
 import tempfile
 import threading
 import time
@@ -28,7 +29,11 @@ from server.model_repo import resolve_model
 from server.model_store import ensure_local
 from server.settings import REPO_MODEL_DIR, Settings
 
-VLLM_PORT, OURS_PORT = 8411, 8412
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _arguments() -> argparse.Namespace:
@@ -100,11 +105,12 @@ def main() -> None:
         write_files(workloads, Path(scratch))
         logs = args.out / "logs"
         logs.mkdir(parents=True, exist_ok=True)
+        vllm_port, ours_port = _free_port(), _free_port()
         servers = {
-            "vllm": (vllm_command(spec, checkpoint, VLLM_PORT), VLLM_PORT),
+            "vllm": (vllm_command(spec, checkpoint, vllm_port), vllm_port),
             "llava-serve": (
-                ours_command(args.model, home, OURS_PORT, args.ours_args.split()),
-                OURS_PORT,
+                ours_command(args.model, home, ours_port, args.ours_args.split()),
+                ours_port,
             ),
         }
         rss = {}

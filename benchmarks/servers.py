@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -62,28 +64,20 @@ def vllm_command(spec: ModelSpec, checkpoint: Path, port: int) -> list[str]:
 
 
 def ours_command(model: str, home: Path, port: int, extra: list[str]) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "server.cli",
-        "serve",
-        "--model",
-        model,
-        "--home",
-        str(home),
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        *extra,
-    ]
+    # Image URLs to loopback are refused by default; the benchmark's image host is 127.0.0.1
+    # (vLLM's server fetches any URL). Both servers log warnings only.
+    settings = ["--model", model, "--home", str(home), "--port", str(port)]
+    settings += ["--log-level", "warning", "--media-allowed-networks", "127.0.0.1/32"]
+    return [sys.executable, "-m", "server.cli", "serve", *settings, *extra]
 
 
 @contextmanager
 def running(name: str, command: list[str], port: int, log: Path) -> Iterator[RunningServer]:
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2")}
     with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(
+            command, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
     server = RunningServer(name, f"http://127.0.0.1:{port}", process)
     stop = threading.Event()
     sampler = threading.Thread(target=_sample_rss, args=(server, stop), daemon=True)
@@ -98,6 +92,8 @@ def running(name: str, command: list[str], port: int, log: Path) -> Iterator[Run
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
+        with contextlib.suppress(ProcessLookupError):  # engine processes, whatever happened
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _wait_ready(server: RunningServer, log: Path, timeout_s: float = 900) -> None:

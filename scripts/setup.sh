@@ -6,8 +6,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The playground's browser test drives Debian's chromium through Playwright's Python driver
+# (pinned in the requirements); no browser build is ever downloaded (no `playwright install`).
+# Container images (docker/Dockerfile*) set SETUP_RUNTIME_ONLY=1: no test-only system packages.
+if [ ! -x /usr/bin/chromium ] && [ -z "${SETUP_RUNTIME_ONLY:-}" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "set-up: installing Debian's chromium for the playground's browser test"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >/dev/null
+        apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    else
+        echo "set-up: warning: no /usr/bin/chromium; tests/test_playground.py needs Debian's" \
+            "chromium package (apt-get install chromium, as root)" >&2
+    fi
+fi
+
 venv=.venv
-if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+# SETUP_FLAVOUR=gpu|cpu overrides the detection (an image build sees no GPU).
+if [ "${SETUP_FLAVOUR:-}" = gpu ] || { [ -z "${SETUP_FLAVOUR:-}" ] && command -v nvidia-smi \
+    >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }; then
     flavour=gpu requirements=requirements/gpu.txt
 else
     flavour=cpu requirements=requirements/cpu.lock

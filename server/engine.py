@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,11 +14,15 @@ from vllm.outputs import RequestOutput
 from vllm.v1.engine.async_llm import AsyncLLM
 from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 
+from server.engine_stats import SchedulerStatsRecorder
 from server.errors import BadRequestError, NotReadyError, ServingError
 from server.model_repo import ModelSpec
 from server.model_store import LocalModel
 
 logger = logging.getLogger(__name__)
+
+# How often the watchdog looks at vLLM's liveness flag (set by vLLM's own monitor thread).
+WATCHDOG_POLL_S = 0.5
 
 
 def engine_args(spec: ModelSpec, local: LocalModel) -> AsyncEngineArgs:
@@ -26,6 +31,10 @@ def engine_args(spec: ModelSpec, local: LocalModel) -> AsyncEngineArgs:
     optional: dict[str, Any] = {}
     if engine.gpu_memory_utilization is not None:
         optional["gpu_memory_utilization"] = engine.gpu_memory_utilization
+    if spec.format == "original":
+        # Parsed by server/llava's config parser; the tower comes from model.yaml, not the hub.
+        optional["config_format"] = "llava_original"
+        optional["hf_overrides"] = {"mm_vision_tower": str(local.vision_tower)}
     return AsyncEngineArgs(
         model=str(local.model),
         served_model_name=[spec.name],
@@ -49,7 +58,12 @@ class Engine:
     @classmethod
     def start(cls, spec: ModelSpec, local: LocalModel) -> Engine:
         """Blocks while vLLM starts its engine-core process and loads weights: call in a thread."""
-        return cls(AsyncLLM.from_engine_args(engine_args(spec, local)))
+        # Our stat logger feeds the KV-cache and scheduler gauges; vLLM keeps its own vllm:*
+        # Prometheus logger too (it is added unless a custom one replaces it).
+        llm = AsyncLLM.from_engine_args(
+            engine_args(spec, local), stat_loggers=[SchedulerStatsRecorder]
+        )
+        return cls(llm)
 
     @property
     def max_model_len(self) -> int:
@@ -58,6 +72,17 @@ class Engine:
     @property
     def is_dead(self) -> bool:
         return bool(self._llm.errored)
+
+    @property
+    def unfinished_requests(self) -> int:
+        """Requests vLLM holds for us now; an abort takes effect here at once."""
+        return int(self._llm.get_num_unfinished_requests())
+
+    async def wait_until_dead(self) -> None:
+        """Returns once the engine is dead: its engine-core process died (vLLM's monitor thread
+        notices) or its output loop failed."""
+        while not self.is_dead:
+            await asyncio.sleep(WATCHDOG_POLL_S)
 
     async def generate(
         self, request_id: str, prompt: dict[str, Any], params: SamplingParams

@@ -54,8 +54,28 @@ class PayloadTooLargeError(ServingError):
 
 
 class OverloadedError(ServingError):
+    """Admission control refused the request; clients should retry after `retry_after_s`."""
+
     status_code = 429
     error_type = "rate_limit_error"
+
+    def __init__(self, message: str, *, retry_after_s: int):
+        super().__init__(message, code="server_overloaded")
+        self.retry_after_s = retry_after_s
+
+
+class DeadlineExceededError(ServingError):
+    """The server-side per-request deadline passed; the engine request was aborted."""
+
+    status_code = 504
+    error_type = "timeout_error"
+
+    def __init__(self, timeout_s: float):
+        super().__init__(
+            f"The request did not finish within the server's {timeout_s:g} s deadline "
+            "and was aborted.",
+            code="deadline_exceeded",
+        )
 
 
 class NotReadyError(ServingError):
@@ -74,6 +94,14 @@ def serving_error_body(error: ServingError) -> dict[str, Any]:
     return error_body(error.message, error.error_type, error.param, error.code)
 
 
+def serving_error_response(error: ServingError) -> JSONResponse:
+    """The HTTP response of a ServingError, also used by middleware that answers on its own."""
+    headers = None
+    if isinstance(error, OverloadedError):
+        headers = {"Retry-After": str(error.retry_after_s)}
+    return JSONResponse(serving_error_body(error), status_code=error.status_code, headers=headers)
+
+
 def _validation_message(error: dict[str, Any]) -> tuple[str, str]:
     """Turns one pydantic error into (message, param) where param is the dotted field path."""
     location = [str(part) for part in error.get("loc", ()) if part != "body"]
@@ -90,7 +118,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ServingError)
     async def _serving(_: Request, exc: ServingError) -> JSONResponse:
-        return JSONResponse(serving_error_body(exc), status_code=exc.status_code)
+        return serving_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

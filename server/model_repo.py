@@ -8,6 +8,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from server.chat.conversations import TEMPLATE_NAMES
 from server.errors import ConfigError
 
 
@@ -68,13 +69,35 @@ class SamplingDefaults(_Strict):
 class ModelSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     source: WeightsSource
-    format: Literal["hf"] = "hf"
+    format: Literal["hf", "original"] = Field(
+        "hf", description="hf: llava-hf layout; original: the paper authors' checkpoints."
+    )
     chat_template: Path | None = Field(
         None, description="Jinja file (relative to model.yaml); default: the checkpoint's own."
+    )
+    vision_tower: WeightsSource | None = Field(
+        None, description="format original: the CLIP tower checkpoint (config's mm_vision_tower)."
+    )
+    conversation: str | None = Field(
+        None, description="format original: the original code's conversation template name."
     )
     engine: EngineSpec = Field(default_factory=EngineSpec)
     limits: RequestLimits = Field(default_factory=RequestLimits)
     sampling: SamplingDefaults = Field(default_factory=SamplingDefaults)
+
+    @model_validator(mode="after")
+    def _format_fields(self) -> ModelSpec:
+        if self.format == "hf":
+            if self.vision_tower is not None or self.conversation is not None:
+                raise ValueError("vision_tower and conversation are for format original only")
+            return self
+        if self.vision_tower is None or self.conversation is None:
+            raise ValueError("format original needs vision_tower and conversation")
+        if self.conversation not in TEMPLATE_NAMES:
+            raise ValueError(f"conversation: {self.conversation!r} is not one of {TEMPLATE_NAMES}")
+        if self.chat_template is not None:
+            raise ValueError("format original renders with conversation, not chat_template")
+        return self
 
 
 def _describe(error: ValidationError) -> str:
@@ -105,6 +128,9 @@ def _anchor_paths(spec: ModelSpec, folder: Path) -> ModelSpec:
         updates["chat_template"] = folder / spec.chat_template
     if spec.source.path is not None:
         updates["source"] = spec.source.model_copy(update={"path": folder / spec.source.path})
+    tower = spec.vision_tower
+    if tower is not None and tower.path is not None:
+        updates["vision_tower"] = tower.model_copy(update={"path": folder / tower.path})
     return spec.model_copy(update=updates)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -28,8 +29,21 @@ class LocalModel:
         return paths
 
 
+def vision_input_size(local: LocalModel) -> int:
+    """Side of the square image the vision tower takes (336 for LLaVA-1.5's)."""
+    if local.vision_tower is not None:
+        config = json.loads((local.vision_tower / "config.json").read_text())
+    else:
+        config = json.loads((local.model / "config.json").read_text())
+    return int(config.get("vision_config", config)["image_size"])
+
+
 def ensure_local(spec: ModelSpec, home: Path) -> LocalModel:
-    return LocalModel(model=_ensure_source(spec.source, home))
+    tower = spec.vision_tower
+    return LocalModel(
+        model=_ensure_source(spec.source, home),
+        vision_tower=_ensure_source(tower, home) if tower is not None else None,
+    )
 
 
 def _ensure_source(source: WeightsSource, home: Path) -> Path:

@@ -7,6 +7,8 @@ import logging
 import uvicorn
 
 from server.api.app import create_app
+from server.drain import SHUTDOWN_GRACE_S, DrainingServer
+from server.logging_setup import configure_logging
 from server.model_repo import resolve_model
 from server.settings import Settings
 
@@ -14,9 +16,7 @@ logger = logging.getLogger("llava_serve")
 
 
 def serve(settings: Settings) -> int:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     spec = resolve_model(settings.model, settings.model_repo)  # a bad model.yaml fails here, fast
     exit_code = 0
     server: uvicorn.Server | None = None
@@ -35,8 +35,11 @@ def serve(settings: Settings) -> int:
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level,
+        log_config=None,  # logging is ours (configure_logging): JSON lines with request ids
+        access_log=False,  # replaced by server/api/access_log.py (status, latency, request id)
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
-    server = uvicorn.Server(config)
+    server = DrainingServer(config, app.state.server)
     url = f"http://{settings.host}:{settings.port}"
     logger.info(
         "serving %s at %s (OpenAI base URL %s/v1; /ready turns 200 once loaded)",
@@ -44,5 +47,7 @@ def serve(settings: Settings) -> int:
         url,
         url,
     )
+    if settings.playground:
+        logger.info("web playground: open %s/ in a browser", url)
     server.run()
     return exit_code

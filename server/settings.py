@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_MODEL_DIR = Path(__file__).resolve().parent.parent / "model_repo"
+
+
+def _split_commas(value: object) -> object:
+    """CLI flags and env vars give lists as "a,b,c"; JSON lists are accepted too."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+# A list setting given as "a,b,c" (flag or env var) or as a JSON list.
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
+
+
+def _check_networks(networks: list[str]) -> list[str]:
+    for network in networks:
+        ipaddress.ip_network(network, strict=False)  # ValueError names the bad network
+    return networks
+
+
+# A list of IP networks in CIDR form ("127.0.0.1/32,10.0.0.0/8").
+NetworkList = Annotated[CommaList, AfterValidator(_check_networks)]
 
 
 class Settings(BaseSettings):
@@ -17,7 +43,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LLAVA_SERVE_", extra="forbid")
 
     model: str = Field(
-        "tiny-llava-hf",
+        "llava-demo",
         description="A model_repo entry name, a folder holding model.yaml, or a checkpoint folder.",
     )
     host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 in containers.")
@@ -34,4 +60,63 @@ class Settings(BaseSettings):
     media_max_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     media_max_image_pixels: int = Field(40_000_000, ge=64)
     media_decode_workers: int = Field(2, ge=1, le=64)
+    media_decode_mode: Literal["fast", "exact"] = Field(
+        "fast",
+        description="fast: JPEGs decode straight to about the vision tower's size (draft mode; "
+        "see docs/benchmarks.md for the measured difference); exact: full decode.",
+    )
+    media_cache_mib: int = Field(
+        256, ge=0, description="Decoded images kept by content hash, so repeats skip decoding."
+    )
+    # Security (README "Security"): media fetching closed by default, limits, keys, CORS.
+    media_allowed_networks: NetworkList = Field(
+        [], description="CIDRs image URLs may reach though refused by default (e.g. 10.0.0.0/8)."
+    )
+    media_allowed_domains: CommaList = Field(
+        [], description="If set, image URLs may only name these domains (and their subdomains)."
+    )
+    media_denied_domains: CommaList = Field([], description="Domains image URLs may not name.")
+    media_file_root: Path | None = Field(
+        None, description="Folder file: image URLs may read from; unset: file: URLs refused."
+    )
+    media_connect_timeout_s: float = Field(3.0, gt=0, le=60)
+    media_max_redirects: int = Field(3, ge=0, le=10)
+    media_min_image_side: int = Field(2, ge=1, description="Smallest width/height accepted.")
+    media_max_aspect_ratio: float = Field(
+        20.0, ge=1, description="Largest accepted ratio of an image's long side to its short."
+    )
+    max_request_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="Largest request body; larger ones get 413."
+    )
+    api_keys: CommaList = Field(
+        [], repr=False, description="API keys clients must send (Bearer); unset: no auth."
+    )
+    api_keys_file: Path | None = Field(
+        None, description="A file of API keys, one per line (added to api_keys)."
+    )
+    metrics_requires_key: bool = Field(
+        True, description="With API keys set, /metrics needs a key too (false: public)."
+    )
+    cors_allowed_origins: CommaList = Field(
+        [], description="Origins allowed by CORS (e.g. https://app.example); unset: CORS off."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json: one JSON object per log line (access and error logs)."
+    )
+    max_running_requests: int = Field(
+        64, ge=1, description="Chat requests admitted at once (image loading and engine)."
+    )
+    max_waiting_requests: int = Field(
+        128, ge=0, description="Requests that may wait for a slot; past that: 429 + Retry-After."
+    )
+    overload_retry_after_s: int = Field(
+        1, ge=1, le=3600, description="Retry-After (seconds) sent with a 429."
+    )
+    request_timeout_s: float = Field(
+        600.0, gt=0, description="Server-side deadline of one chat request, queueing included."
+    )
+    drain_timeout_s: float = Field(
+        30.0, ge=0, description="On SIGTERM: how long in-flight requests may take to finish."
+    )
+    playground: bool = Field(True, description="Serve the web playground page at /.")

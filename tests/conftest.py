@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -43,7 +45,10 @@ def tiny_checkpoint(home: Path) -> Path:
 def start_server(args: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "server.cli", "serve", *args]
     with log_path.open("wb") as log:
-        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        # A session of its own, so stop_server can end vLLM's engine processes with it.
+        return subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
 
 
 def wait_ready(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
@@ -60,9 +65,46 @@ def wait_ready(base_url: str, process: subprocess.Popen[bytes], log_path: Path) 
     pytest.fail(f"server not ready after {STARTUP_TIMEOUT_S} s:\n{log_path.read_text()[-4000:]}")
 
 
+# Loopback is refused as an image URL destination by default; the shared server allows exactly
+# 127.0.0.1 so tests can serve images (and redirects) from local HTTP servers. Every other
+# refused class (other loopback addresses, private, link-local, metadata...) stays refused.
+SHARED_SERVER_SECURITY_ARGS = ["--media-allowed-networks", "127.0.0.1/32"]
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL to the whole process group: a test that killed
+    the API process itself must not leave vLLM's engine core behind."""
+    process.terminate()
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def running_server(args: list[str], home: Path, log_dir: Path) -> Iterator[str]:
+    """Another real server (its own settings) for a module-scoped fixture; stopped after."""
+    port = free_port()
+    log_path = log_dir / f"server-{port}.log"
+    process = start_server(
+        ["--port", str(port), "--home", str(home), *args], log_path, server_env()
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process, log_path)
+        yield url
+    finally:
+        stop_server(process)
+
+
 def server_env() -> dict[str, str]:
     # A small KV cache: the tiny model needs little, and CI machines have 24 GiB for everything.
-    return {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
+    # Test servers serve the tiny random model unless a test passes --model (a flag beats the
+    # variable): the default model (llava-demo) is tested in tests/test_demo_accuracy.py.
+    return {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "LLAVA_SERVE_MODEL": "tiny-llava-hf"}
 
 
 @pytest.fixture(scope="session")
@@ -71,17 +113,18 @@ def base_url(
 ) -> Iterator[str]:
     port = free_port()
     log_path = tmp_path_factory.mktemp("server-log") / "server.log"
-    process = start_server(["--port", str(port), "--home", str(home)], log_path, server_env())
+    # The tiny random model explicitly: the default (llava-demo) has its own test module.
+    args = ["--model", "tiny-llava-hf", "--port", str(port), "--home", str(home)]
+    args += SHARED_SERVER_SECURITY_ARGS
+    # Correctness tests compare with transformers on the same pixels: no JPEG draft decoding.
+    args += ["--media-decode-mode", "exact"]
+    process = start_server(args, log_path, server_env())
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, process, log_path)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_server(process)
 
 
 @pytest.fixture(scope="session")

@@ -14,11 +14,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_bench_runs_end_to_end(tmp_path: Path, home: Path) -> None:
     out, doc = tmp_path / "bench", tmp_path / "benchmarks.md"
-    command = [sys.executable, "-m", "benchmarks.run", "--requests", "4", "--concurrency", "1,2",
-               "--only", "a,d", "--out", str(out), "--doc", str(doc)]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.run",
+        "--requests",
+        "4",
+        "--concurrency",
+        "1,2",
+        "--only",
+        "a,d",
+        "--out",
+        str(out),
+        "--doc",
+        str(doc),
+    ]
     env = {**os.environ, "LLAVA_SERVE_HOME": str(home), "VLLM_CPU_KVCACHE_SPACE": "1"}
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=900)
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     results = json.loads((out / "bench-tiny-llava-hf.json").read_text())
     runs = results["workloads"]["a-small-image"]

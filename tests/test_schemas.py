@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from server.chat.schemas import ChatCompletionRequest
 from server.errors import BadRequestError, PayloadTooLargeError
-from server.media.decode import decode_image
+from server.media.decode import ImageLimits, decode_image
 from server.media.fetch import decode_data_url
 from tests.images import data_url, encode, scene
 
@@ -43,7 +43,7 @@ def test_images_only_in_user_messages() -> None:
 
 def test_data_url_round_trip_and_limits() -> None:
     png = encode(scene(20, 10, 0))
-    assert decode_data_url(data_url(png), 10_000) == png
+    assert decode_data_url(data_url(png), 10_000).data == png
     with pytest.raises(PayloadTooLargeError):
         decode_data_url(data_url(png), 10)
     with pytest.raises(BadRequestError, match="base64"):
@@ -51,9 +51,10 @@ def test_data_url_round_trip_and_limits() -> None:
 
 
 def test_decode_image_checks_size_before_decoding() -> None:
-    image = decode_image(encode(scene(30, 20, 0)), max_pixels=1000)
+    limits = ImageLimits(max_pixels=1000)
+    image = decode_image(encode(scene(30, 20, 0)), "image/png", limits)
     assert image.size == (30, 20) and image.mode == "RGB"
     with pytest.raises(BadRequestError, match="30x40"):
-        decode_image(encode(scene(30, 40, 0)), max_pixels=1000)
+        decode_image(encode(scene(30, 40, 0)), "image/png", limits)
     with pytest.raises(BadRequestError, match="empty"):
-        decode_image(b"", max_pixels=1000)
+        decode_image(b"", None, limits)

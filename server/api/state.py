@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from server.admission import Admission
 from server.chat.service import ChatService
 from server.engine import Engine
 from server.errors import NotReadyError
@@ -23,6 +24,7 @@ class ServerState:
     chat: ChatService | None = None
     startup_error: str | None = None
     draining: bool = False
+    admission: Admission | None = None
     created: int = field(default=0)
 
     @property
@@ -45,12 +47,14 @@ def server_state(request: Request) -> ServerState:
 
 def chat_service(request: Request) -> ChatService:
     state = server_state(request)
-    if state.chat is None or not state.ready:
-        raise NotReadyError(_not_ready_reason(state))
+    # While draining, requests already admitted (the lifecycle middleware refuses new ones)
+    # still reach the service: that is what the drain waits for.
+    if state.chat is None or not (state.ready or state.draining):
+        raise NotReadyError(not_ready_reason(state))
     return state.chat
 
 
-def _not_ready_reason(state: ServerState) -> str:
+def not_ready_reason(state: ServerState) -> str:
     if state.startup_error:
         return f"The model failed to load: {state.startup_error}"
     if state.engine_dead:

@@ -138,6 +138,10 @@ def delta_choice(
     return {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
 
 
+def role_choices(n: int) -> list[dict[str, Any]]:
+    return [delta_choice(index, {"role": "assistant", "content": ""}) for index in range(n)]
+
+
 def stream_choices(output: RequestOutput, logprobs: LogprobsOptions | None) -> list[dict[str, Any]]:
     """The choices of one DELTA output: new text (and logprobs), and finish reasons."""
     choices = []

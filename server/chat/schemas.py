@@ -8,6 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_STOP_SEQUENCES = 4
 MAX_TOP_LOGPROBS = 20
+# Caps that bound the work one request can ask for, whatever the model (README "Security").
+MAX_MESSAGES = 256
+MAX_CONTENT_PARTS = 64
+MAX_TEXT_CHARS = 200_000
+MAX_STOP_CHARS = 256
+MAX_N = 128
+MAX_NAME_CHARS = 256
+MAX_TOKENS = 1_000_000
 
 
 class _Strict(BaseModel):
@@ -21,7 +29,7 @@ class ImageURL(_Strict):
 
 class TextPart(_Strict):
     type: Literal["text"]
-    text: str
+    text: str = Field(max_length=MAX_TEXT_CHARS)
 
 
 class ImagePart(_Strict):
@@ -35,11 +43,15 @@ ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 class ChatMessage(_Strict):
     role: Literal["system", "user", "assistant"]
     content: str | list[ContentPart]
-    name: str | None = None
+    name: str | None = Field(None, max_length=MAX_NAME_CHARS)
 
     @model_validator(mode="after")
     def _images_only_from_users(self) -> ChatMessage:
+        if isinstance(self.content, str) and len(self.content) > MAX_TEXT_CHARS:
+            raise ValueError(f"content may be at most {MAX_TEXT_CHARS} characters long")
         parts = self.content if isinstance(self.content, list) else []
+        if isinstance(self.content, list) and not 1 <= len(parts) <= MAX_CONTENT_PARTS:
+            raise ValueError(f"content takes 1 to {MAX_CONTENT_PARTS} parts, not {len(parts)}")
         if self.role != "user" and any(isinstance(part, ImagePart) for part in parts):
             raise ValueError(f"only user messages may carry images, not {self.role} messages")
         return self
@@ -50,23 +62,23 @@ class StreamOptions(_Strict):
 
 
 class ChatCompletionRequest(_Strict):
-    model: str
-    messages: list[ChatMessage] = Field(min_length=1)
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    model: str = Field(max_length=MAX_NAME_CHARS)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+    max_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS)
+    max_completion_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
-    top_k: int | None = Field(None, ge=-1)
+    top_k: int | None = Field(None, ge=-1, le=MAX_TOKENS)
     seed: int | None = Field(None, ge=-(2**63), le=2**63 - 1)
     stop: str | list[str] | None = None
-    n: int = Field(1, ge=1)
+    n: int = Field(1, ge=1, le=MAX_N)
     presence_penalty: float = Field(0.0, ge=-2, le=2)
     frequency_penalty: float = Field(0.0, ge=-2, le=2)
     logprobs: bool = False
     top_logprobs: int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    user: str | None = None
+    user: str | None = Field(None, max_length=MAX_NAME_CHARS)
     # vLLM's extension, which its benchmark client sends: generate exactly max_tokens.
     ignore_eos: bool = False
 
@@ -80,6 +92,8 @@ class ChatCompletionRequest(_Strict):
             raise ValueError(f"stop takes at most {MAX_STOP_SEQUENCES} sequences")
         if any(not sequence for sequence in self.stop_sequences):
             raise ValueError("stop sequences must not be empty")
+        if any(len(sequence) > MAX_STOP_CHARS for sequence in self.stop_sequences):
+            raise ValueError(f"stop sequences may be at most {MAX_STOP_CHARS} characters long")
         return self
 
     @property

@@ -12,6 +12,7 @@ from typing import Any
 from vllm import SamplingParams
 from vllm.outputs import RequestOutput
 
+from server import metrics
 from server.chat import response
 from server.chat.prompt import PromptBuilder
 from server.chat.sampling import completion_budget, sampling_params
@@ -34,6 +35,8 @@ class PreparedChat:
     params: SamplingParams
     logprobs: response.LogprobsOptions | None
     include_usage: bool
+    image_tokens: int = 0
+    started: float = 0.0  # wall-clock (time.time()), as vLLM's arrival_time, for TTFT
 
 
 class ChatService:
@@ -44,6 +47,7 @@ class ChatService:
         media: MediaLoader,
         spec: ModelSpec,
         served_model_name: str,
+        draft_edge: int | None = None,
     ):
         self._engine = engine
         self._prompts = prompts
@@ -51,8 +55,10 @@ class ChatService:
         self._media = media
         self._spec = spec
         self.served_model_name = served_model_name
+        self._draft_edge = draft_edge
 
     async def prepare(self, request: ChatCompletionRequest, request_id: str) -> PreparedChat:
+        started = time.time()
         if request.model != self.served_model_name:
             raise ModelNotFoundError(request.model, [self.served_model_name])
         prompt = self._prompts.build(request.messages)
@@ -65,15 +71,21 @@ class ChatService:
             )
         max_tokens = completion_budget(request, self._spec, prompt, self._engine.max_model_len)
         params = sampling_params(request, self._spec, max_tokens)
-        images = await self._media.load_all(prompt.image_urls)
+        images = await self._media.load_all(prompt.image_urls, self._draft_edge)
         engine_prompt: dict[str, Any] = {"prompt_token_ids": prompt.token_ids}
         if images:
-            engine_prompt["multi_modal_data"] = {"image": images}
+            engine_prompt["multi_modal_data"] = {"image": [loaded.image for loaded in images]}
+            # Our content hashes as vLLM's cache keys: it need not hash the pixels again, and
+            # its processor and encoder caches hit for a repeated image.
+            engine_prompt["multi_modal_uuids"] = {"image": [loaded.key for loaded in images]}
         header = response.ResponseHeader(request_id, int(time.time()), self.served_model_name)
         logprobs = None
         if request.logprobs:
             logprobs = response.LogprobsOptions(request.top_logprobs or 0, self._token_bytes)
-        return PreparedChat(header, engine_prompt, params, logprobs, request.include_usage)
+        image_tokens = len(prompt.image_urls) * prompt.tokens_per_image
+        return PreparedChat(
+            header, engine_prompt, params, logprobs, request.include_usage, image_tokens, started
+        )
 
     async def complete(self, chat: PreparedChat) -> dict[str, Any]:
         final: RequestOutput | None = None
@@ -81,19 +93,21 @@ class ChatService:
             final = output
         if final is None:
             raise ServingError("The engine returned no output.")
+        completion_tokens = sum(len(item.token_ids) for item in final.outputs)
+        _record(chat, len(final.prompt_token_ids or ()), completion_tokens, final)
         return response.completion_object(chat.header, final, chat.logprobs)
 
     async def stream(self, chat: PreparedChat) -> AsyncIterator[bytes]:
         """SSE events; an error after the stream started becomes a last error event."""
         header = chat.header
-        first = [
-            response.delta_choice(i, {"role": "assistant", "content": ""})
-            for i in range(chat.params.n)
-        ]
-        yield response.sse(response.chunk(header, first))
         prompt_tokens, completion_tokens = 0, 0
+        output: RequestOutput | None = None
         try:
             async for output in self._engine.generate(header.id, chat.engine_prompt, chat.params):
+                if not prompt_tokens:
+                    # The role chunk goes out with the first token, as OpenAI's and vLLM's do:
+                    # a first chunk before any token would make clients' TTFT meaningless.
+                    yield response.sse(response.chunk(header, response.role_choices(chat.params.n)))
                 prompt_tokens = len(output.prompt_token_ids or ())
                 completion_tokens += sum(len(item.token_ids) for item in output.outputs)
                 for choice in response.stream_choices(output, chat.logprobs):
@@ -103,10 +117,16 @@ class ChatService:
             yield response.sse(serving_error_body(error))
             yield response.SSE_DONE
             return
+        _record(chat, prompt_tokens, completion_tokens, output)
         if chat.include_usage:
             counts = response.usage(prompt_tokens, completion_tokens)
             yield response.sse(response.chunk(header, [], counts))
         yield response.SSE_DONE
+
+
+def _record(chat: PreparedChat, prompt_tokens: int, completion_tokens: int, last: Any) -> None:
+    counts = metrics.GenerationCounts(prompt_tokens, completion_tokens, chat.image_tokens)
+    metrics.record_generation(counts, chat.started, last)
 
 
 def new_request_id() -> str:

@@ -1,41 +1,113 @@
-"""Bytes -> RGB PIL image, with the format and size checked from the header before decoding."""
+"""Bytes -> RGB PIL image. The format comes from the magic bytes (and must agree with the declared
+media type); size, minimum side and aspect ratio are checked from the header before decoding."""
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
 from server.errors import BadRequestError
+from server.media.draft import apply_draft
 
-# Raster formats Pillow decodes natively and safely; never vector formats (SVG) or documents.
-ALLOWED_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "GIF", "BMP"})
+# Raster formats Pillow decodes natively, each with its magic bytes and media types. Never
+# vector formats (SVG), documents (PDF) or the many rarely used formats with a CVE history.
+_SIGNATURES: tuple[tuple[str, bytes, int], ...] = (
+    ("PNG", b"\x89PNG\r\n\x1a\n", 0),
+    ("JPEG", b"\xff\xd8\xff", 0),
+    ("GIF", b"GIF87a", 0),
+    ("GIF", b"GIF89a", 0),
+    ("WEBP", b"WEBP", 8),  # RIFF....WEBP
+)
+MEDIA_TYPE_FORMATS = {
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "image/jpg": "JPEG",
+    "image/gif": "GIF",
+    "image/webp": "WEBP",
+}
+ALLOWED_FORMATS = frozenset(MEDIA_TYPE_FORMATS.values())
 
 
-def decode_image(data: bytes, max_pixels: int) -> Image.Image:
-    """Decodes the first frame to RGB. Runs in a worker thread: it is CPU-bound."""
+@dataclass(frozen=True)
+class ImageLimits:
+    max_pixels: int
+    min_side: int = 1
+    max_aspect_ratio: float = 1e9
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The allowed format the magic bytes announce, or None."""
+    if data[:4] == b"RIFF" and data[8:12] != b"WEBP":
+        return None
+    for name, magic, offset in _SIGNATURES:
+        if data[offset : offset + len(magic)] == magic:
+            return name
+    return None
+
+
+def image_format(data: bytes, declared: str | None) -> str:
+    """The format to decode with: sniffed, and equal to the declared media type's if any."""
     if not data:
         raise BadRequestError("The image is empty (0 bytes).", param="image_url")
-    try:
-        with Image.open(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS)) as image:
-            _check_size(image.size, max_pixels)
-            image.seek(0)  # animated images: the first frame
-            return image.convert("RGB")
-    except UnidentifiedImageError as error:
+    sniffed = sniff_format(data)
+    if sniffed is None:
         raise BadRequestError(
             f"The image is not in a supported format ({', '.join(sorted(ALLOWED_FORMATS))}).",
             param="image_url",
-        ) from error
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        )
+    if declared is not None and MEDIA_TYPE_FORMATS.get(declared) != sniffed:
         raise BadRequestError(
-            f"The image could not be decoded: {error}", param="image_url"
+            f"The image is declared as {declared} but its bytes are {sniffed}.",
+            param="image_url",
+        )
+    return sniffed
+
+
+def decode_image(
+    data: bytes, declared: str | None, limits: ImageLimits, draft_edge: int | None = None
+) -> Image.Image:
+    """Decodes the first frame to RGB, JPEGs in draft mode down to draft_edge if given.
+    Runs in a worker thread: it is CPU-bound."""
+    fmt = image_format(data, declared)
+    try:
+        with Image.open(io.BytesIO(data), formats=[fmt]) as image:
+            check_dimensions(image.size, limits)  # from the header: nothing decoded yet
+            image.seek(0)  # animated images: the first frame
+            if draft_edge is not None:
+                apply_draft(image, draft_edge)
+            return image.convert("RGB")
+    except Image.DecompressionBombError as error:
+        raise BadRequestError(
+            f"The image has too many pixels (at most {limits.max_pixels} are accepted).",
+            param="image_url",
+        ) from error
+    except UnidentifiedImageError as error:
+        raise BadRequestError(f"The image is not a valid {fmt} file.", param="image_url") from error
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise BadRequestError(
+            f"The {fmt} image could not be decoded: {error}", param="image_url"
         ) from error
 
 
-def _check_size(size: tuple[int, int], max_pixels: int) -> None:
+def check_dimensions(size: tuple[int, int], limits: ImageLimits) -> None:
     width, height = size
-    if width * height > max_pixels:
+    if width * height > limits.max_pixels:
         raise BadRequestError(
-            f"The image is {width}x{height} pixels; at most {max_pixels} pixels are accepted.",
+            f"The image is {width}x{height} pixels; at most {limits.max_pixels} pixels are "
+            "accepted.",
+            param="image_url",
+        )
+    if min(width, height) < limits.min_side:
+        raise BadRequestError(
+            f"The image is {width}x{height} pixels; each side must be at least "
+            f"{limits.min_side} pixels.",
+            param="image_url",
+        )
+    if max(width, height) / min(width, height) > limits.max_aspect_ratio:
+        raise BadRequestError(
+            f"The image is {width}x{height} pixels; its aspect ratio is over "
+            f"{limits.max_aspect_ratio:g}:1.",
             param="image_url",
         )

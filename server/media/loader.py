@@ -1,57 +1,121 @@
-"""Loads the images of a request: fetches concurrently, decodes in a bounded thread pool."""
+"""Loads the images of a request: fetches concurrently, decodes in a bounded thread pool, and
+keeps decoded images by content hash so a repeated image is decoded once."""
 
 from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
-import httpx
 from PIL import Image
 
+from server import metrics
 from server.errors import BadRequestError
-from server.media.decode import decode_image
-from server.media.fetch import MAX_REDIRECTS, decode_data_url, fetch_url
+from server.media.cache import DecodedImageCache, content_key
+from server.media.decode import ImageLimits, decode_image
+from server.media.fetch import (
+    FetchLimits,
+    Media,
+    decode_data_url,
+    fetch_url,
+    guarded_client,
+    read_jailed_file,
+)
+from server.media.guard import MediaPolicy
 from server.settings import Settings
 
 
+@dataclass(frozen=True)
+class LoadedImage:
+    """A decoded image and its content hash, which vLLM takes as the image's cache key."""
+
+    image: Image.Image
+    key: str
+
+
 class MediaLoader:
-    """Owns the HTTP client and the decode pool; one per server, closed at shutdown."""
+    """Owns the guarded HTTP client and the decode pool; one per server, closed at shutdown."""
 
     def __init__(self, settings: Settings):
         self._settings = settings
-        self._client = httpx.AsyncClient(
-            follow_redirects=True,
-            max_redirects=MAX_REDIRECTS,
-            timeout=httpx.Timeout(settings.media_fetch_timeout_s),
+        self._policy = MediaPolicy.from_settings(settings)
+        self._fetch_limits = FetchLimits(
+            max_bytes=settings.media_max_bytes,
+            max_redirects=settings.media_max_redirects,
+            timeout_s=settings.media_fetch_timeout_s,
+        )
+        self._image_limits = ImageLimits(
+            max_pixels=settings.media_max_image_pixels,
+            min_side=settings.media_min_image_side,
+            max_aspect_ratio=settings.media_max_aspect_ratio,
+        )
+        self._client = guarded_client(
+            self._policy, settings.media_connect_timeout_s, settings.media_fetch_timeout_s
         )
         self._pool = ThreadPoolExecutor(
             max_workers=settings.media_decode_workers, thread_name_prefix="image-decode"
         )
+        self._cache = DecodedImageCache(settings.media_cache_mib * 2**20)
 
-    async def load_all(self, urls: list[str]) -> list[Image.Image]:
-        return list(await asyncio.gather(*(self.load(url) for url in urls)))
+    async def load_all(self, urls: list[str], draft_edge: int | None) -> list[LoadedImage]:
+        """draft_edge: the vision tower's input side, for JPEG draft decoding (None: exact)."""
+        return list(await asyncio.gather(*(self.load(url, draft_edge) for url in urls)))
 
-    async def load(self, url: str) -> Image.Image:
-        data = await self._read(url)
+    async def load(self, url: str, draft_edge: int | None) -> LoadedImage:
+        source = url.split(":", 1)[0].lower() if ":" in url else ""
+        source = source if source in ("data", "http", "https", "file") else "other"
+        try:
+            loaded = await self._load_cached(url, draft_edge, source)
+        except Exception:
+            metrics.IMAGES.labels(source=source, outcome="error").inc()
+            raise
+        metrics.IMAGES.labels(source=source, outcome="ok").inc()
+        return loaded
+
+    async def _load_cached(self, url: str, draft_edge: int | None, source: str) -> LoadedImage:
         loop = asyncio.get_running_loop()
-        # Decoding is CPU-bound and blocking: never on the event loop.
-        return await loop.run_in_executor(
-            self._pool, decode_image, data, self._settings.media_max_image_pixels
-        )
-
-    async def _read(self, url: str) -> bytes:
-        scheme = url.split(":", 1)[0].lower()
-        if scheme == "data":
-            return decode_data_url(url, self._settings.media_max_bytes)
-        if scheme in ("http", "https"):
-            return await fetch_url(
-                self._client,
-                url,
-                self._settings.media_max_bytes,
-                self._settings.media_fetch_timeout_s,
+        # A data: URL is keyed as sent, so a repeat skips its base64 decoding too; hashing a
+        # megabyte is blocking work, so it runs in the pool like decoding.
+        variant = f":{draft_edge}" if draft_edge else ":exact"  # draft decoding changes pixels
+        key = None
+        if source == "data":
+            key = await loop.run_in_executor(self._pool, content_key, url) + variant
+        if key is not None and (image := self._cache.get(key)) is not None:
+            metrics.IMAGE_CACHE_HITS.inc()
+            return LoadedImage(image, key)
+        with metrics.IMAGE_FETCH_SECONDS.labels(source=source).time():
+            media = await self._read(url)
+        if key is None:
+            key = await loop.run_in_executor(self._pool, content_key, media.data) + variant
+            if (image := self._cache.get(key)) is not None:
+                metrics.IMAGE_CACHE_HITS.inc()
+                return LoadedImage(image, key)
+        with metrics.IMAGE_DECODE_SECONDS.time():
+            image = await loop.run_in_executor(
+                self._pool,
+                decode_image,
+                media.data,
+                media.media_type,
+                self._image_limits,
+                draft_edge,
             )
+        self._cache.put(key, image)
+        return LoadedImage(image, key)
+
+    async def _read(self, url: str) -> Media:
+        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+        max_bytes = self._settings.media_max_bytes
+        loop = asyncio.get_running_loop()
+        if scheme == "data":  # base64 of megabytes: not on the event loop either
+            return await loop.run_in_executor(self._pool, decode_data_url, url, max_bytes)
+        if scheme in ("http", "https"):
+            return await fetch_url(self._client, url, self._policy, self._fetch_limits)
+        if scheme == "file":
+            root = self._settings.media_file_root
+            return await loop.run_in_executor(self._pool, read_jailed_file, url, root, max_bytes)
         raise BadRequestError(
-            f"Unsupported image URL scheme {scheme!r}: use data: or http(s).", param="image_url"
+            f"Unsupported image URL scheme {scheme[:20]!r}: use data: or http(s).",
+            param="image_url",
         )
 
     async def aclose(self) -> None:
