@@ -3,6 +3,7 @@ requests long enough to be caught in flight."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import free_port, server_env, start_server, wait_ready
 
 CHAT_ROUTE = "/v1/chat/completions"
+
+# These scenarios must catch the tiny model mid-request. On a quiet machine it finishes a
+# request in well under a second, and they still fail about one run in three: they run
+# locally and stay out of CI (CI=true), where a flaky test would block every landing, until
+# they are made deterministic (closing note of issue 5).
+timing_sensitive = pytest.mark.skipif(
+    os.environ.get("CI") == "true", reason="timing-sensitive: flaky on fast machines"
+)
+
 # Upper bound on any wait for an event in these tests; generous, only stops a broken run.
 EVENT_TIMEOUT_S = 120.0
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from tests.ops_support import (
     own_server,
     scrape,
     short_request,
+    timing_sensitive,
     value,
     wait_for,
 )
@@ -105,11 +105,7 @@ async def _scenario(server: ServerProcess, model_id: str) -> int:
     return rounds
 
 
-# Timing-sensitive on a quiet machine: the tiny model finishes a request in under a second, and
-# catching one running plus three queued before that still fails about one run in three. Until
-# the scenario is made deterministic it runs locally and is kept out of CI, where a flaky test
-# would block every landing (see the closing note of issue 5).
-@pytest.mark.skipif(os.environ.get("CI") == "true", reason="flaky timing on fast machines")
+@timing_sensitive
 def test_sigterm_drains_in_flight_requests_then_exits_0(
     draining_server: ServerProcess, model_id: str
 ) -> None:

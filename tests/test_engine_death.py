@@ -19,6 +19,7 @@ from tests.ops_support import (
     long_request,
     metric,
     own_server,
+    timing_sensitive,
     wait_for,
 )
 
@@ -47,6 +48,7 @@ def _health_seen_503(server: ServerProcess) -> bool:
         return False
 
 
+@timing_sensitive
 def test_engine_death_turns_health_503_and_exits_non_zero(
     doomed_server: ServerProcess, model_id: str
 ) -> None:

@@ -16,7 +16,7 @@ import pytest
 from server.chat.prompt import hf_tokens_per_image
 from server.logging_setup import REQUEST_ID, JsonFormatter, RequestIdFilter
 from tests.images import data_url, encode, scene, user_message
-from tests.ops_support import CHAT_ROUTE, long_request, scrape, value, wait_for
+from tests.ops_support import CHAT_ROUTE, long_request, scrape, timing_sensitive, value, wait_for
 
 
 def test_metrics_endpoint_is_prometheus_text(base_url: str) -> None:
@@ -142,6 +142,7 @@ def test_bad_image_is_counted_as_an_error(
     )
 
 
+@timing_sensitive
 def test_engine_gauges_follow_a_running_request(base_url: str, model_id: str) -> None:
     """While long requests run, the scheduler's gauges show them; afterwards they fall back.
     Three at once (24 sequences, more than the engine's 16 slots): on a fast machine one alone
