@@ -23,7 +23,8 @@ CHAT_ROUTE = "/v1/chat/completions"
 # These scenarios must catch the tiny model mid-request. On a quiet machine it finishes a
 # request in well under a second, and they still fail about one run in three: they run
 # locally and stay out of CI (CI=true), where a flaky test would block every landing, until
-# they are made deterministic (closing note of issue 5).
+# they are made deterministic (closing note of issue 5). Used by the drain, burst,
+# engine-death, engine-gauge and client-disconnect tests.
 timing_sensitive = pytest.mark.skipif(
     os.environ.get("CI") == "true", reason="timing-sensitive: flaky on fast machines"
 )

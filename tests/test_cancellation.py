@@ -21,6 +21,7 @@ from tests.ops_support import (
     own_server,
     scrape,
     short_request,
+    timing_sensitive,
     value,
     wait_for,
 )
@@ -55,6 +56,7 @@ def _assert_aborted_in_engine(base_url: str, model_id: str, finished_before: flo
     assert _finished_sequences(base_url) == finished_before + 1
 
 
+@timing_sensitive
 def test_non_streaming_disconnect_aborts_the_engine_request(base_url: str, model_id: str) -> None:
     aborted_before = metric(base_url, "llava_serve_aborts_total", reason="client_disconnected")
     finished_before = _finished_sequences(base_url)
@@ -80,6 +82,7 @@ def test_non_streaming_disconnect_aborts_the_engine_request(base_url: str, model
     _assert_aborted_in_engine(base_url, model_id, finished_before)
 
 
+@timing_sensitive
 def test_streaming_disconnect_aborts_the_engine_request(base_url: str, model_id: str) -> None:
     finished_before = _finished_sequences(base_url)
     body = long_request(model_id, stream=True)
