@@ -14,6 +14,7 @@ from typing import Final
 
 import torch
 from safetensors.torch import save_file
+from torch import nn
 from transformers import (
     CLIPImageProcessor,
     CLIPVisionConfig,
@@ -184,18 +185,23 @@ def _random_model(config: LlavaConfig, seed: int) -> LlavaForConditionalGenerati
     depend only on the seed and the shapes, not on how a transformers release initialises.
     """
     torch.manual_seed(seed)
-    model = LlavaForConditionalGeneration(config).to(torch.float32)
-    generator = torch.Generator().manual_seed(seed)
+    model = LlavaForConditionalGeneration(config)
+    randomise(model, torch.Generator().manual_seed(seed))
+    return model
+
+
+def randomise(module: nn.Module, generator: torch.Generator) -> nn.Module:
+    """Every parameter drawn from the generator in a fixed order, in float32; norms start as
+    the identity, as in any real init. Shared by every built checkpoint."""
     with torch.no_grad():
-        for name, param in model.named_parameters():
-            # Norms start as the identity, as in any real init; the rest is random.
+        for name, param in module.named_parameters():
             if "norm" in name and name.endswith(".weight"):
                 param.fill_(1.0)
             elif "norm" in name:
                 param.zero_()
             else:
                 param.normal_(0.0, INIT_STD, generator=generator)
-    return model.eval()
+    return module.to(torch.float32).eval()
 
 
 def _hub_layout_state_dict(model: LlavaForConditionalGeneration) -> dict[str, torch.Tensor]:

@@ -35,7 +35,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from server.checkpoints.tiny_hf import CLIP_MEAN, CLIP_STD, INIT_STD
+from server.checkpoints.tiny_hf import CLIP_MEAN, CLIP_STD, randomise
 from server.checkpoints.tokenizer import BOS_TOKEN, build_hf_tokenizer, special_token_ids
 
 PATCH_SIZE: Final = 8
@@ -106,8 +106,8 @@ def build_original_llm(out_dir: Path, recipe: TinyOriginalRecipe) -> Path:
     tokenizer = original_tokenizer(recipe.use_im_start_end)
     text_config = _text_config(tokenizer)
     generator = torch.Generator().manual_seed(recipe.seed)
-    llm = _randomised(LlamaForCausalLM(text_config), generator)
-    projector = _randomised(build_reference_projector(recipe.projector_type), generator)
+    llm = randomise(LlamaForCausalLM(text_config), generator)
+    projector = randomise(build_reference_projector(recipe.projector_type), generator)
     weights = {key: value for key, value in llm.state_dict().items()}
     weights.update({f"model.mm_projector.{k}": v for k, v in projector.state_dict().items()})
     _save_weights(weights, out_dir / "model.safetensors")
@@ -134,7 +134,7 @@ def build_tower(out_dir: Path, recipe: TinyOriginalRecipe) -> Path:
         hidden_act="quick_gelu",
     )
     generator = torch.Generator().manual_seed(recipe.seed + 100)
-    tower = _randomised(CLIPVisionModel(config), generator)
+    tower = randomise(CLIPVisionModel(config), generator)
     config.save_pretrained(out_dir)
     # The hub layout of openai/clip-vit-*: transformers 5 saves without the vision_model. prefix.
     weights = {
@@ -196,19 +196,6 @@ def _mm_keys(recipe: TinyOriginalRecipe) -> dict[str, object]:
         "tokenizer_padding_side": "right",
         "tokenizer_model_max_length": 2048,
     }
-
-
-def _randomised(module: nn.Module, generator: torch.Generator) -> nn.Module:
-    """Every parameter drawn from the generator in a fixed order; norms start as identity."""
-    with torch.no_grad():
-        for name, param in module.named_parameters():
-            if "norm" in name and name.endswith(".weight"):
-                param.fill_(1.0)
-            elif "norm" in name:
-                param.zero_()
-            else:
-                param.normal_(0.0, INIT_STD, generator=generator)
-    return module.to(torch.float32).eval()
 
 
 def _save_weights(weights: dict[str, torch.Tensor], path: Path) -> None:
