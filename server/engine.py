@@ -65,6 +65,12 @@ class Engine:
         )
         return cls(llm)
 
+    async def warm_up(self) -> None:
+        """Asks vLLM now for what it would otherwise ask its engine core inside the first
+        request (the supported tasks, then cached): the first request skips that round trip,
+        and a request never waits on the engine core before vLLM has counted it."""
+        await self._llm.get_supported_tasks()
+
     @property
     def max_model_len(self) -> int:
         return int(self._llm.model_config.max_model_len)

@@ -108,9 +108,10 @@ def server_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def base_url(
+def shared_server(
     home: Path, tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The session's server: (base URL, its process)."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("server-log") / "server.log"
     # The tiny random model explicitly: the default (llava-demo) has its own test module.
@@ -122,9 +123,19 @@ def base_url(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, process, log_path)
-        yield url
+        yield url, process
     finally:
         stop_server(process)
+
+
+@pytest.fixture(scope="session")
+def base_url(shared_server: tuple[str, subprocess.Popen[bytes]]) -> str:
+    return shared_server[0]
+
+
+@pytest.fixture(scope="session")
+def base_server_pid(shared_server: tuple[str, subprocess.Popen[bytes]]) -> int:
+    return shared_server[1].pid
 
 
 @pytest.fixture(scope="session")

@@ -1,33 +1,29 @@
-"""Helpers for the operations tests: servers with their own settings, /metrics reading, and
-requests long enough to be caught in flight."""
+"""Helpers for the operations tests: servers with their own settings, /metrics reading,
+requests long enough to be caught in flight, and a frozen engine.
+
+Scenarios that must catch a request in flight do not race the tiny model (it finishes a long
+request in well under a second): they freeze vLLM's engine-core process (SIGSTOP) so that a
+request stays in flight for exactly as long as the test needs, then thaw it (SIGCONT). The
+engine is the real one throughout; only its clock is held."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import free_port, server_env, start_server, wait_ready
 
 CHAT_ROUTE = "/v1/chat/completions"
-
-# These scenarios must catch the tiny model mid-request. On a quiet machine it finishes a
-# request in well under a second, and they still fail about one run in three: they run
-# locally and stay out of CI (CI=true), where a flaky test would block every landing, until
-# they are made deterministic (closing note of issue 5). Used by the drain, burst,
-# engine-death, engine-gauge and client-disconnect tests.
-timing_sensitive = pytest.mark.skipif(
-    os.environ.get("CI") == "true", reason="timing-sensitive: flaky on fast machines"
-)
 
 # Upper bound on any wait for an event in these tests; generous, only stops a broken run.
 EVENT_TIMEOUT_S = 120.0
@@ -99,8 +95,8 @@ def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = EVENT_
 
 
 def long_request(model: str, **extra: Any) -> dict[str, Any]:
-    """A request that keeps the engine busy for a while (8 sequences of 480 tokens), so tests
-    can catch it in flight; sampled, so the random-weight model rarely stops early."""
+    """A request that keeps the engine busy for a while: 8 sequences of exactly 480 tokens
+    (ignore_eos), so none can stop early."""
     return {
         "model": model,
         "messages": [{"role": "user", "content": "Tell me a long story."}],
@@ -108,8 +104,17 @@ def long_request(model: str, **extra: Any) -> dict[str, Any]:
         "n": 8,
         "temperature": 1.0,
         "seed": 7,
+        "ignore_eos": True,
         **extra,
     }
+
+
+def sdk_arguments(body: dict[str, Any]) -> dict[str, Any]:
+    """A request body as the OpenAI SDK takes it: our extensions go in extra_body."""
+    extensions = {"ignore_eos"}
+    standard = {key: value for key, value in body.items() if key not in extensions}
+    extra = {key: value for key, value in body.items() if key in extensions}
+    return {**standard, "extra_body": extra} if extra else standard
 
 
 def short_request(model: str, **extra: Any) -> dict[str, Any]:
@@ -128,4 +133,33 @@ def engine_idle(base_url: str) -> bool:
         value(samples, "llava_serve_engine_unfinished_requests") == 0
         and value(samples, "llava_serve_requests_running") == 0
         and value(samples, "llava_serve_requests_waiting") == 0
+    )
+
+
+def engine_core(server_pid: int) -> psutil.Process:
+    """vLLM names its engine-core process (process title) VLLM::EngineCore."""
+    for child in psutil.Process(server_pid).children(recursive=True):
+        if "EngineCore" in child.name() or "EngineCore" in " ".join(child.cmdline()):
+            return child
+    pytest.fail("no engine-core child process found")
+
+
+@contextmanager
+def frozen_engine(server_pid: int) -> Iterator[psutil.Process]:
+    """Holds the engine core stopped (SIGSTOP) until the block ends: requests sent meanwhile
+    reach our server and vLLM's front end but make no progress. Thawed on the way out."""
+    core = engine_core(server_pid)
+    core.suspend()
+    try:
+        yield core
+    finally:
+        with suppress(psutil.NoSuchProcess):
+            core.resume()
+
+
+def wait_in_engine(base_url: str, count: int = 1) -> None:
+    """Until vLLM's front end holds `count` requests (it counts them as they are added)."""
+    wait_for(
+        lambda: metric(base_url, "llava_serve_engine_unfinished_requests") >= count,
+        f"{count} request(s) to reach the engine",
     )

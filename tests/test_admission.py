@@ -18,12 +18,12 @@ from tests.ops_support import (
     EVENT_TIMEOUT_S,
     ServerProcess,
     engine_idle,
+    frozen_engine,
     long_request,
-    metric,
     own_server,
     scrape,
+    sdk_arguments,
     short_request,
-    timing_sensitive,
     value,
     wait_for,
 )
@@ -100,7 +100,7 @@ def limited_server(
 async def _one(client: openai.AsyncOpenAI, body: dict[str, object]) -> str:
     """'ok' for a correct completion, '429' for a well-formed rejection; anything else raises."""
     try:
-        reply = await client.chat.completions.create(**body)  # type: ignore[call-overload]
+        reply = await client.chat.completions.create(**sdk_arguments(body))  # type: ignore[call-overload]
     except openai.RateLimitError as error:
         assert error.status_code == 429
         assert error.response.headers["retry-after"] == str(RETRY_AFTER_S)
@@ -114,19 +114,22 @@ async def _one(client: openai.AsyncOpenAI, body: dict[str, object]) -> str:
     return "ok"
 
 
-async def _burst(base_url: str, model_id: str) -> list[str]:
-    """First fills every slot with long requests (seen full on /metrics), then sends the rest
-    of the burst at once, so the overflow is certain rather than left to timing."""
+async def _burst(server: ServerProcess, model_id: str) -> list[str]:
+    """The whole burst at once while the engine is frozen: exactly CAPACITY requests are
+    admitted (and held), the rest must be refused at once; then the engine is thawed and the
+    admitted ones must complete."""
     client = openai.AsyncOpenAI(
-        base_url=f"{base_url}/v1", api_key="unused", max_retries=0, timeout=CLIENT_TIMEOUT_S
+        base_url=f"{server.url}/v1", api_key="unused", max_retries=0, timeout=CLIENT_TIMEOUT_S
     )
-    holders = [asyncio.ensure_future(_one(client, long_request(model_id))) for _ in range(CAPACITY)]
-    # The scrape runs in a thread so this event loop keeps sending the holders meanwhile.
-    while not await asyncio.to_thread(_full, base_url):
-        assert not any(task.done() for task in holders), "a holder finished before the burst"
-    rest = [_one(client, short_request(model_id)) for _ in range(BURST - CAPACITY)]
+    with frozen_engine(server.process.pid):
+        burst = [asyncio.ensure_future(_one(client, long_request(model_id))) for _ in range(BURST)]
+        async with asyncio.timeout(CLIENT_TIMEOUT_S):  # the refusals must not wait for the engine
+            while sum(task.done() for task in burst) < BURST - CAPACITY:
+                await asyncio.sleep(0.02)
+        # Polled in a thread so this event loop keeps serving the admitted requests meanwhile.
+        await asyncio.to_thread(wait_for, lambda: _full(server.url), "every slot taken")
     async with asyncio.timeout(CLIENT_TIMEOUT_S):
-        outcomes = await asyncio.gather(*holders, *rest)
+        outcomes = await asyncio.gather(*burst)
     await client.close()
     return list(outcomes)
 
@@ -139,27 +142,23 @@ def _full(base_url: str) -> bool:
     )
 
 
-@timing_sensitive
 def test_burst_at_three_times_capacity(limited_server: ServerProcess, model_id: str) -> None:
     url = limited_server.url
     before = scrape(url)
-    outcomes = asyncio.run(_burst(url, model_id))
+    outcomes = asyncio.run(_burst(limited_server, model_id))
 
     assert len(outcomes) == BURST  # none lost: every request has its answer
-    rejected = outcomes.count("429")
-    assert outcomes[:CAPACITY] == ["ok"] * CAPACITY  # admitted ones all completed
-    assert rejected >= 1
+    assert sorted(outcomes) == ["429"] * (BURST - CAPACITY) + ["ok"] * CAPACITY
     wait_for(lambda: engine_idle(url), "the server to be idle after the burst")
     after = scrape(url)
-    assert (
-        value(after, "llava_serve_rejections_total", reason="overloaded")
-        - value(before, "llava_serve_rejections_total", reason="overloaded")
-        == rejected
-    )
-    assert value(after, "llava_serve_requests_total", route=CHAT_ROUTE, status="429") == rejected
-    assert value(after, "llava_serve_requests_total", route=CHAT_ROUTE, status="200") == (
-        BURST - rejected
-    )
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    rejected = BURST - CAPACITY
+    assert delta("llava_serve_rejections_total", reason="overloaded") == rejected
+    assert delta("llava_serve_requests_total", route=CHAT_ROUTE, status="429") == rejected
+    assert delta("llava_serve_requests_total", route=CHAT_ROUTE, status="200") == CAPACITY
     five_xx = sum(
         v
         for (name, labels), v in after.items()
@@ -168,7 +167,7 @@ def test_burst_at_three_times_capacity(limited_server: ServerProcess, model_id: 
         and dict(labels)["status"].startswith("5")
     )
     assert five_xx == 0
-    assert metric(url, "llava_serve_request_queue_time_seconds_count") >= MAX_WAITING
+    assert delta("llava_serve_request_queue_time_seconds_count") == CAPACITY
 
 
 def test_server_recovers_after_the_burst(limited_server: ServerProcess, model_id: str) -> None:

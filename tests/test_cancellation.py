@@ -16,24 +16,18 @@ from tests.ops_support import (
     CHAT_ROUTE,
     ServerProcess,
     engine_idle,
+    frozen_engine,
     long_request,
     metric,
     own_server,
     scrape,
     short_request,
-    timing_sensitive,
     value,
     wait_for,
+    wait_in_engine,
 )
 
 DEADLINE_S = 0.5  # the long request needs about 1 s of engine time alone, more under load
-
-
-async def _until_in_engine(base_url: str, request: asyncio.Task[object]) -> None:
-    """Waits until vLLM holds the request (event-based: read from /metrics)."""
-    while metric(base_url, "llava_serve_engine_unfinished_requests") < 1:
-        assert not request.done(), "the long request finished before it could be aborted"
-        await asyncio.sleep(0.02)
 
 
 def _finished_sequences(base_url: str) -> float:
@@ -56,8 +50,9 @@ def _assert_aborted_in_engine(base_url: str, model_id: str, finished_before: flo
     assert _finished_sequences(base_url) == finished_before + 1
 
 
-@timing_sensitive
-def test_non_streaming_disconnect_aborts_the_engine_request(base_url: str, model_id: str) -> None:
+def test_non_streaming_disconnect_aborts_the_engine_request(
+    base_url: str, base_server_pid: int, model_id: str
+) -> None:
     aborted_before = metric(base_url, "llava_serve_aborts_total", reason="client_disconnected")
     finished_before = _finished_sequences(base_url)
 
@@ -66,32 +61,59 @@ def test_non_streaming_disconnect_aborts_the_engine_request(base_url: str, model
             request = asyncio.ensure_future(
                 http.post(f"{base_url}{CHAT_ROUTE}", json=long_request(model_id))
             )
-            await _until_in_engine(base_url, request)
+            await asyncio.to_thread(wait_in_engine, base_url)
             request.cancel()  # closes the connection: the client is gone
             with pytest.raises(asyncio.CancelledError):
                 await request
 
-    asyncio.run(scenario())
-    wait_for(
-        lambda: (
-            metric(base_url, "llava_serve_aborts_total", reason="client_disconnected")
-            == aborted_before + 1
-        ),
-        "the server to count the disconnect",
-    )
+    # Frozen, the engine holds the request until the disconnect has been seen and the abort
+    # sent; thawed, it must drop the request rather than finish it.
+    with frozen_engine(base_server_pid):
+        asyncio.run(scenario())
+        wait_for(
+            lambda: (
+                metric(base_url, "llava_serve_aborts_total", reason="client_disconnected")
+                == aborted_before + 1
+            ),
+            "the server to count the disconnect",
+        )
     _assert_aborted_in_engine(base_url, model_id, finished_before)
 
 
-@timing_sensitive
-def test_streaming_disconnect_aborts_the_engine_request(base_url: str, model_id: str) -> None:
-    finished_before = _finished_sequences(base_url)
+def test_streaming_disconnect_aborts_the_engine_request(
+    base_url: str, base_server_pid: int, model_id: str
+) -> None:
+    for _ in range(ATTEMPTS):
+        finished_before = _finished_sequences(base_url)
+        _hang_up_mid_stream(base_url, base_server_pid, model_id)
+        wait_for(lambda: engine_idle(base_url), "the engine to hold no request")
+        if _finished_sequences(base_url) == finished_before:
+            break  # caught in flight (otherwise the engine had finished first: again)
+    _assert_aborted_in_engine(base_url, model_id, finished_before)
+
+
+# The engine streams on without waiting for the client, so on a fast machine a request can
+# finish before the test freezes it; the streaming scenario then tries again.
+ATTEMPTS = 5
+
+
+def _hang_up_mid_stream(base_url: str, server_pid: int, model_id: str) -> None:
+    aborted_before = metric(base_url, "llava_serve_aborts_total", reason="client_disconnected")
     body = long_request(model_id, stream=True)
     with httpx.stream("POST", f"{base_url}{CHAT_ROUTE}", json=body, timeout=300) as stream:
         assert stream.status_code == 200
-        for line in stream.iter_lines():
-            if line.startswith("data: ") and '"content"' in line:
-                break  # tokens are flowing: the request is in the engine; now hang up
-    _assert_aborted_in_engine(base_url, model_id, finished_before)
+        next(line for line in stream.iter_lines() if '"content"' in line)
+        # Tokens are flowing. Frozen, the engine makes no progress until the hang-up below
+        # has been seen and the abort sent; thawed, it must drop the request.
+        with frozen_engine(server_pid):
+            stream.close()
+            wait_for(
+                lambda: (
+                    metric(base_url, "llava_serve_aborts_total", reason="client_disconnected")
+                    == aborted_before + 1
+                ),
+                "the server to count the disconnect",
+            )
 
 
 @pytest.fixture(scope="module")

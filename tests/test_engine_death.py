@@ -16,11 +16,11 @@ from tests.ops_support import (
     CHAT_ROUTE,
     EVENT_TIMEOUT_S,
     ServerProcess,
+    frozen_engine,
     long_request,
-    metric,
     own_server,
-    timing_sensitive,
     wait_for,
+    wait_in_engine,
 )
 
 
@@ -32,14 +32,6 @@ def doomed_server(
         yield server
 
 
-def _engine_core(server_pid: int) -> psutil.Process:
-    """vLLM names its engine-core process (process title) VLLM::EngineCore."""
-    for child in psutil.Process(server_pid).children(recursive=True):
-        if "EngineCore" in child.name() or "EngineCore" in " ".join(child.cmdline()):
-            return child
-    pytest.fail("no engine-core child process found")
-
-
 def _health_seen_503(server: ServerProcess) -> bool:
     assert server.process.poll() is None, "the server exited before /health answered 503"
     try:
@@ -48,7 +40,6 @@ def _health_seen_503(server: ServerProcess) -> bool:
         return False
 
 
-@timing_sensitive
 def test_engine_death_turns_health_503_and_exits_non_zero(
     doomed_server: ServerProcess, model_id: str
 ) -> None:
@@ -64,13 +55,12 @@ def test_engine_death_turns_health_503_and_exits_non_zero(
         except httpx.HTTPError as error:
             answers.append(error)
 
-    worker = threading.Thread(target=in_flight, daemon=True)
-    worker.start()
-    wait_for(
-        lambda: metric(url, "llava_serve_engine_unfinished_requests") >= 1,
-        "the request to reach the engine",
-    )
-    _engine_core(doomed_server.process.pid).send_signal(signal.SIGKILL)
+    # Frozen, the engine cannot finish the request before it is killed.
+    with frozen_engine(doomed_server.process.pid) as core:
+        worker = threading.Thread(target=in_flight, daemon=True)
+        worker.start()
+        wait_in_engine(url)
+        core.send_signal(signal.SIGKILL)
 
     wait_for(lambda: _health_seen_503(doomed_server), "/health to turn 503")
     assert httpx.get(f"{url}/ready").status_code == 503

@@ -99,6 +99,7 @@ async def _load_model(state: ServerState, media: MediaLoader) -> None:
         local = await asyncio.to_thread(ensure_local, spec, state.settings.home)
         prompts = await asyncio.to_thread(_prompt_builder, spec, local)
         state.engine = await asyncio.to_thread(Engine.start, spec, local)
+        await state.engine.warm_up()
         draft_edge = None
         if state.settings.media_decode_mode == "fast":
             draft_edge = vision_input_size(local)
