@@ -52,7 +52,8 @@ def write_outputs(results: dict[str, Any], out: Path) -> None:
     name = results["model"]
     (out / f"bench-{name}.json").write_text(json.dumps(results, indent=2))
     (out / f"bench-{name}.md").write_text(markdown_table(results) + "\n")
-    _plot(results, out / f"bench-{name}.png")
+    if "a-small-image" in results["workloads"]:  # the plot is of workload a
+        _plot(results, out / f"bench-{name}.png")
 
 
 def _plot(results: dict[str, Any], path: Path) -> None:
@@ -93,10 +94,13 @@ own benchmark client (`vllm.benchmarks.serve.benchmark`, streaming chat completi
 - **a** one 64x64 PNG (data URL) per request, about 32 prompt tokens, at several concurrencies;
 - **b** one distinct 2048x1536 JPEG of about 1 MB per request, as a data URL and as an http
   URL served from a local file server, concurrency 8;
-- **c** 4 photos, each asked several different questions in a row at concurrency 1: the TTFT
-  of each photo's first request (cold) against its repeats (warm);
+- **c** 4 photos that no earlier workload sent (data URLs), each asked several different
+  questions in a row at concurrency 1: the TTFT of each photo's first request (cold) against
+  its repeats (warm);
 - **d** text only.
 
+Each cell is measured `--repeats` times on each server (3 by default; once for **c**,
+whose repeats would be warm) and the run with the median throughput is reported.
 Each cell is `vLLM / llava-serve (ratio llava-serve / vLLM)`: higher is better for req/s and
 tok/s, lower for latencies. Peak RSS is the whole server process tree (API process + engine
 core), sampled every 250 ms. Run against itself, vLLM's server measures within ~6% of its own
@@ -111,9 +115,13 @@ def write_summary(out: Path, doc: Path, machine: str) -> None:
         results = json.loads(result_file.read_text())
         name = results["model"]
         sections.append(
-            f"## {name} ({results['requests']} requests per run, {results['started']})\n"
+            f"## {name} ({results['requests']} requests per run, median of "
+            f"{results.get('repeats', 1)} runs, {results['started']})\n"
         )
         sections.append(markdown_table(results) + "\n")
         plot = (out / f"bench-{name}.png").relative_to(doc.parent)
         sections.append(f"![TTFT and throughput against concurrency, {name}]({plot})\n")
+        profiles = out / f"profile-{name}.md"
+        if profiles.exists():  # from the latest run with --profile
+            sections.append(profiles.read_text())
     doc.write_text("\n".join(sections))

@@ -57,6 +57,9 @@ def _photo_base(seed: int) -> Image.Image:
     return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
 
 
+REPEATED_PHOTOS = 4  # workload c: each asked count // 4 questions in a row
+
+
 def phone_photo(seed: int) -> bytes:
     """A 2048x1536 JPEG of about 1 MB."""
     return _encode(_photo_base(seed), "JPEG", quality=92)
@@ -100,15 +103,17 @@ def _question(index: int) -> str:
 
 def build_workloads(count: int, concurrencies: list[int], image_base_url: str) -> list[Workload]:
     """count requests per run; image_base_url is where the harness serves `files`."""
-    photos = distinct_photos(count)
-    photo_files = {f"photo{i}.jpg": data for i, data in enumerate(photos)}
+    # count photos for workload b, then REPEATED_PHOTOS more that no earlier run has sent: a
+    # cold request must not find its photo in a cache warmed by workload b.
+    photos = distinct_photos(count + REPEATED_PHOTOS)
+    photo_files = {f"photo{i}.jpg": data for i, data in enumerate(photos[:count])}
     small = [_request(_question(i), data_url(small_png(i), "image/png")) for i in range(count)]
     by_data = [_request(_question(i), data_url(photos[i], "image/jpeg")) for i in range(count)]
     by_http = [_request(_question(i), f"{image_base_url}/photo{i}.jpg") for i in range(count)]
     repeated = [
-        _request(_question(q), data_url(photos[p], "image/jpeg"))
-        for p in range(4)
-        for q in range(max(2, count // 4))
+        _request(_question(q), data_url(photos[count + p], "image/jpeg"))
+        for p in range(REPEATED_PHOTOS)
+        for q in range(max(2, count // REPEATED_PHOTOS))
     ]
     text_only = [_request(_question(i), None) for i in range(count)]
     top = max(concurrencies)

@@ -22,6 +22,9 @@ def test_bench_runs_end_to_end(tmp_path: Path, home: Path) -> None:
         "4",
         "--concurrency",
         "1,2",
+        "--repeats",
+        "1",
+        "--profile",
         "--only",
         "a,d",
         "--out",
@@ -38,3 +41,4 @@ def test_bench_runs_end_to_end(tmp_path: Path, home: Path) -> None:
     assert all(run["completed"] == 4 for run in runs["vllm"] + runs["llava-serve"])
     assert (out / "bench-tiny-llava-hf.png").stat().st_size > 0
     assert "a-small-image" in doc.read_text() and "x)" in doc.read_text()
+    assert "Where the API process's time goes" in doc.read_text()  # --profile's tables
