@@ -40,13 +40,18 @@ class ServerState:
         return self.engine is not None and self.engine.is_dead
 
 
-def server_state(request: Request) -> ServerState:
+# FastAPI runs a plain `def` dependency in its thread pool: a thread hand-off per request,
+# which under load contends for the GIL with the event loop. These do no blocking work, so
+# they are `async def` and run on the loop.
+
+
+async def server_state(request: Request) -> ServerState:
     state: ServerState = request.app.state.server
     return state
 
 
-def chat_service(request: Request) -> ChatService:
-    state = server_state(request)
+async def chat_service(request: Request) -> ChatService:
+    state: ServerState = request.app.state.server
     # While draining, requests already admitted (the lifecycle middleware refuses new ones)
     # still reach the service: that is what the drain waits for.
     if state.chat is None or not (state.ready or state.draining):
