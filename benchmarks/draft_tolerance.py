@@ -38,7 +38,8 @@ def main() -> None:
     checkpoint = ensure_local(resolve_model(args.model, REPO_MODEL_DIR), Settings().home).model
     processor = AutoProcessor.from_pretrained(checkpoint).image_processor
     edge = int(processor.size["shortest_edge"])
-    worst, mean_diffs, times = 0.0, [], {"full": [], "draft": []}
+    worst, mean_diffs = 0.0, []
+    times: dict[str, list[float]] = {"full": [], "draft": []}
     for seed in range(args.photos):
         data = phone_photo(100 + seed)
         full, full_s = decode(data, None)

@@ -67,7 +67,8 @@ def _cold_warm(workload: Workload, ttfts: list[float]) -> dict[str, float]:
     """TTFT of each image's first request (cold) against the repeats (warm), in ms."""
     urls = [str(request.multi_modal_data) for request in workload.requests]
     seen: set[str] = set()
-    cold, warm = [], []
+    cold: list[float] = []
+    warm: list[float] = []
     for url, ttft in zip(urls, ttfts, strict=True):
         (warm if url in seen else cold).append(ttft * 1000)
         seen.add(url)
