@@ -50,15 +50,18 @@ def fresh_table(demo_url: str) -> tuple[dict[str, float], list[tuple[str, str, s
 def test_the_served_model_answers_from_the_picture(
     fresh_table: tuple[dict[str, float], list[tuple[str, str, str]]],
 ) -> None:
-    """Far above what the words alone give (stage 1 only: about 1%): the model sees."""
+    """Far above what the words alone give (stage 1 only: about 1%): the model sees. The
+    committed model gives 65 / 100 / 85 % on these 20 scenes (74 / 99 / 74 % on eval-demo's
+    300); the floors leave a few questions of margin."""
     table, wrong = fresh_table
-    assert table["detail"] >= 80.0, (table, wrong)
-    assert all(table[kind] >= 35.0 for kind in RESPONSE_TYPES), (table, wrong)
+    assert table["detail"] >= 90.0, (table, wrong)
+    assert all(table[kind] >= 50.0 for kind in RESPONSE_TYPES), (table, wrong)
 
 
-# The committed model (5000 stage-2 steps, ~16 min here) reaches about 55 / 93 / 57 %; the
-# issue's target needs a longer stage 2. Strict: once a retrained model meets the target,
-# this test XPASSes and fails, so the marker must go.
+# The committed model (8000 stage-2 steps) reaches about 74 / 99 / 74 % on eval-demo's 300
+# scenes: lookups keyed by shape, or by colour and shape, are still weak (docs/demo-model.md).
+# Strict: once a retrained model meets the target, this test XPASSes and fails, so the marker
+# must go.
 @pytest.mark.xfail(strict=True, reason="committed demo model is below the 95% target")
 def test_accuracy_on_fresh_scenes_meets_the_target(
     fresh_table: tuple[dict[str, float], list[tuple[str, str, str]]],

@@ -4,6 +4,7 @@ loadable checkpoints in both formats."""
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from server.demo.batches import IGNORE, Batch, Batcher, batch_loss, row_embeddings
+from server.demo.model import DemoLlava, DemoShape, build_tokenizer
+from server.demo.scenes import generate_scene
 from server.demo.train import TrainConfig, train_demo
 
 TINY_RUN: dict[str, Any] = {
@@ -72,3 +76,50 @@ def test_checkpoints_have_the_original_and_hf_layouts(runs: tuple[Path, Path]) -
     assert (hf / "chat_template.jinja").is_file() or "chat_template" in (
         hf / "tokenizer_config.json"
     ).read_text()
+
+
+def full_rows_loss(model: DemoLlava, batch: Batch, features: torch.Tensor) -> torch.Tensor:
+    """The plain computation: every row with its own copy of the prefix, no cache."""
+    rows = batch.input_ids.shape[0]
+    prefix = model.llm.get_input_embeddings()(batch.prefix_ids).expand(rows, -1, -1)
+    embeds = torch.cat([prefix, row_embeddings(model, batch, features)], dim=1)
+    ignore = torch.full((rows, batch.prefix_ids.shape[1]), IGNORE, dtype=torch.long)
+    ones = torch.ones((rows, batch.prefix_ids.shape[1]), dtype=torch.long)
+    out = model.llm(
+        inputs_embeds=embeds,
+        attention_mask=torch.cat([ones, batch.attention_mask], dim=1),
+        labels=torch.cat([ignore, batch.labels], dim=1),
+    )
+    loss: torch.Tensor = out.loss
+    return loss
+
+
+@pytest.mark.parametrize("kind", ["conversation", "detail", "caption"])
+def test_shared_prefix_loss_and_gradients_equal_the_full_rows(kind: str) -> None:
+    """batch_loss computes the system prefix once for all rows: exact up to float rounding."""
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer()
+    scenes = [generate_scene(seed) for seed in range(16)]
+    model = DemoLlava(tokenizer, DemoShape())
+    features = torch.randn(len(scenes), DemoShape().image_tokens, DemoShape().vision_hidden)
+    batch = Batcher(tokenizer, scenes, DemoShape().image_tokens).sample_batch(
+        [kind], [1.0], 6, random.Random(0)
+    )
+    grads = []
+    losses = []
+    for compute in (batch_loss, full_rows_loss):
+        model.zero_grad()
+        loss = compute(model, batch, features)
+        loss.backward()  # type: ignore[no-untyped-call]
+        losses.append(loss.item())
+        grads.append(
+            {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+        )
+    assert abs(losses[0] - losses[1]) < 1e-4
+    assert grads[0].keys() == grads[1].keys()
+    # Tokens only the shared prefix holds learn too (their gradient comes through the cache).
+    only_prefix = set(batch.prefix_ids[0].tolist()) - set(batch.input_ids.flatten().tolist())
+    embedding = grads[0]["llm.model.embed_tokens.weight"]
+    assert only_prefix and all(embedding[token].abs().sum() > 0 for token in only_prefix)
+    for name in grads[0]:
+        assert torch.allclose(grads[0][name], grads[1][name], atol=1e-4, rtol=0), name

@@ -21,7 +21,14 @@ def add_demo_commands(commands: Any) -> None:
     for stage in ("encoder", "lm", "stage1", "stage2"):
         train.add_argument(f"--{stage}-steps", type=int, default=None)
     train.add_argument("--learning-rate", type=float, default=None)
+    train.add_argument("--stage2-learning-rate", type=float, default=None)
     train.add_argument("--batch-size", type=int, default=None)
+    train.add_argument(
+        "--stage2-weights",
+        type=lambda text: tuple(float(part) for part in text.split(",")),
+        default=None,
+        help="how often stage 2 draws conversation,detail,reasoning batches, e.g. 2,1,2",
+    )
     train.add_argument("--no-ablations", action="store_true", help="skip the ablation runs")
     train.add_argument("--eval-scenes", type=int, default=None)
     train.add_argument(
@@ -53,7 +60,9 @@ def run_demo_command(args: argparse.Namespace) -> int:
         "stage2_steps": args.stage2_steps,
         "eval_scenes": args.eval_scenes,
         "learning_rate": args.learning_rate,
+        "stage2_learning_rate": args.stage2_learning_rate,
         "batch_size": args.batch_size,
+        "stage2_weights": args.stage2_weights,
         "threads": args.threads,
     }
     given = {key: value for key, value in overrides.items() if value is not None}
