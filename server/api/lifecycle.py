@@ -112,18 +112,36 @@ class ChatLifecycleMiddleware:
             gone.cancel()
         if route.done() or (disconnected and exchange.complete):
             await route  # finished (uvicorn reports "disconnect" once a response is complete)
+            if exchange.started and not exchange.complete:  # a stream whose client left
+                await self._client_gone(scope)
             return
         route.cancel()
         with suppress(asyncio.CancelledError):
             await route
         if disconnected:
-            metrics.ABORTS.labels(reason="client_disconnected").inc()
-            scope["state"]["final_status"] = CLIENT_CLOSED_REQUEST
-            logger.info("client disconnected; engine request aborted")
+            await self._client_gone(scope)
             return
+        await self._abort_engine_request(scope)
         metrics.ABORTS.labels(reason="deadline").inc()
         logger.warning("request passed its %g s deadline; engine request aborted", timeout_s)
         await _answer_deadline(scope, exchange, DeadlineExceededError(timeout_s))
+
+    async def _client_gone(self, scope: Scope) -> None:
+        await self._abort_engine_request(scope)
+        metrics.ABORTS.labels(reason="client_disconnected").inc()
+        scope["state"]["final_status"] = CLIENT_CLOSED_REQUEST
+        logger.info("client disconnected; engine request aborted")
+
+    async def _abort_engine_request(self, scope: Scope) -> None:
+        """Cancelling a non-streaming route aborts its engine request (vLLM's generate is
+        interrupted mid-await). A stream cancelled while sending leaves its generator
+        suspended, and vLLM would abort only once the garbage collector closes it: meanwhile
+        the engine generates for nobody. So the engine request is aborted by id (a no-op for
+        one already finished or aborted)."""
+        request_id = scope["state"].get("engine_request_id")
+        engine = self.state.engine
+        if request_id is not None and engine is not None and not engine.is_dead:
+            await engine.abort(request_id)
 
 
 async def _refuse(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from server.api.state import chat_service
@@ -16,10 +16,15 @@ router = APIRouter()
 
 @router.post("/v1/chat/completions", response_model=None)
 async def chat_completions(
-    request: ChatCompletionRequest, chat: Annotated[ChatService, Depends(chat_service)]
+    request: ChatCompletionRequest,
+    chat: Annotated[ChatService, Depends(chat_service)],
+    http: Request,
 ) -> JSONResponse | StreamingResponse:
+    request_id = new_request_id()
+    # For the lifecycle middleware: it aborts this engine request if the client goes away.
+    http.state.engine_request_id = request_id
     # Everything that can be refused is checked before the first byte, so errors keep their status.
-    prepared = await chat.prepare(request, new_request_id())
+    prepared = await chat.prepare(request, request_id)
     if request.stream:
         return StreamingResponse(
             chat.stream(prepared),
