@@ -105,6 +105,11 @@ Each cell is `vLLM / llava-serve (ratio llava-serve / vLLM)`: higher is better f
 tok/s, lower for latencies. Peak RSS is the whole server process tree (API process + engine
 core), sampled every 250 ms. Run against itself, vLLM's server measures within ~6% of its own
 figures: smaller differences are noise. These machines are shared; numbers move between runs.
+On the shared 2-core VM where the tables below were measured, seven back-to-back runs of one
+cell (text only, c=32, tiny model) ranged 105-169 req/s for vLLM's server and 25-207 req/s for
+llava-serve, and a whole table moved by 2-5x between runs an hour apart: read single ratios
+below about 2x as noise. The profiles (with `--profile`) are steadier evidence: they give the
+Python CPU time each API process spent, e.g. for the 1 MB photos (**b**).
 """
 
 
