@@ -3,8 +3,10 @@
 setup:
 	./scripts/setup.sh
 
+# On CPU, vLLM would otherwise size its KV cache to nearly all free memory; 4 GiB as in the
+# CPU image (ignored on GPUs). Set VLLM_CPU_KVCACHE_SPACE to override.
 serve: setup
-	.venv/bin/llava-serve serve $(ARGS)
+	VLLM_CPU_KVCACHE_SPACE=$${VLLM_CPU_KVCACHE_SPACE:-4} .venv/bin/llava-serve serve $(ARGS)
 
 test: setup
 	.venv/bin/pytest $(PYTEST_ARGS)
