@@ -23,7 +23,6 @@ from typing import Final
 
 import torch
 from safetensors.torch import save_file
-from tokenizers import processors
 from torch import nn
 from transformers import (
     CLIPImageProcessor,
@@ -36,7 +35,11 @@ from transformers import (
 )
 
 from server.checkpoints.tiny_hf import CLIP_MEAN, CLIP_STD, randomise
-from server.checkpoints.tokenizer import BOS_TOKEN, build_hf_tokenizer, special_token_ids
+from server.checkpoints.tokenizer import (
+    add_bos_when_encoding,
+    build_hf_tokenizer,
+    special_token_ids,
+)
 
 PATCH_SIZE: Final = 8
 
@@ -91,12 +94,7 @@ def original_tokenizer(use_im_start_end: bool) -> PreTrainedTokenizerFast:
     if use_im_start_end:
         # As the original training code does: new special tokens, embeddings grown to match.
         tokenizer.add_tokens(["<im_start>", "<im_end>"], special_tokens=True)
-    bos_id = special_token_ids(tokenizer)[BOS_TOKEN]
-    tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
-        single=f"{BOS_TOKEN} $A",
-        pair=f"{BOS_TOKEN} $A {BOS_TOKEN} $B",
-        special_tokens=[(BOS_TOKEN, bos_id)],
-    )
+    add_bos_when_encoding(tokenizer)
     return tokenizer
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
 CORPUS_PATH: Final = Path(__file__).with_name("corpus.txt")
@@ -73,3 +73,13 @@ def special_token_ids(tokenizer: PreTrainedTokenizerFast) -> dict[str, int]:
     """Ids of the special tokens, looked up in the tokenizer rather than assumed."""
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
     return {token: int(token_id) for token, token_id in ids.items()}
+
+
+def add_bos_when_encoding(tokenizer: PreTrainedTokenizerFast) -> None:
+    """Encoding puts <s> first, as LLaMA's tokenizer does (the original checkpoints rely on it)."""
+    bos_id = special_token_ids(tokenizer)[BOS_TOKEN]
+    tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{BOS_TOKEN} $A",
+        pair=f"{BOS_TOKEN} $A {BOS_TOKEN} $B",
+        special_tokens=[(BOS_TOKEN, bos_id)],
+    )

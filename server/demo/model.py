@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Final
 
 import torch
-from tokenizers import processors
 from torch import nn
 from transformers import (
     CLIPVisionConfig,
@@ -31,6 +30,7 @@ from server.checkpoints.tokenizer import (
     IMAGE_TOKEN,
     PAD_TOKEN,
     UNK_TOKEN,
+    add_bos_when_encoding,
     special_token_ids,
     train_bpe_tokenizer,
 )
@@ -89,12 +89,7 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
         padding_side="right",
         clean_up_tokenization_spaces=False,
     )
-    bos_id = special_token_ids(tokenizer)[BOS_TOKEN]
-    tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
-        single=f"{BOS_TOKEN} $A",
-        pair=f"{BOS_TOKEN} $A {BOS_TOKEN} $B",
-        special_tokens=[(BOS_TOKEN, bos_id)],
-    )
+    add_bos_when_encoding(tokenizer)
     return tokenizer
 
 
