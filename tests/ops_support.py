@@ -163,3 +163,12 @@ def wait_in_engine(base_url: str, count: int = 1) -> None:
         lambda: metric(base_url, "llava_serve_engine_unfinished_requests") >= count,
         f"{count} request(s) to reach the engine",
     )
+
+
+def slots_taken(base_url: str, running: int, waiting: int) -> bool:
+    """Admission holds exactly `running` requests and `waiting` queued ones."""
+    samples = scrape(base_url)
+    return (
+        value(samples, "llava_serve_requests_running") == running
+        and value(samples, "llava_serve_requests_waiting") == waiting
+    )

@@ -24,6 +24,7 @@ from tests.ops_support import (
     scrape,
     sdk_arguments,
     short_request,
+    slots_taken,
     value,
     wait_for,
 )
@@ -127,19 +128,13 @@ async def _burst(server: ServerProcess, model_id: str) -> list[str]:
             while sum(task.done() for task in burst) < BURST - CAPACITY:
                 await asyncio.sleep(0.02)
         # Polled in a thread so this event loop keeps serving the admitted requests meanwhile.
-        await asyncio.to_thread(wait_for, lambda: _full(server.url), "every slot taken")
+        await asyncio.to_thread(
+            wait_for, lambda: slots_taken(server.url, MAX_RUNNING, MAX_WAITING), "every slot taken"
+        )
     async with asyncio.timeout(CLIENT_TIMEOUT_S):
         outcomes = await asyncio.gather(*burst)
     await client.close()
     return list(outcomes)
-
-
-def _full(base_url: str) -> bool:
-    samples = scrape(base_url)
-    return (
-        value(samples, "llava_serve_requests_running") == MAX_RUNNING
-        and value(samples, "llava_serve_requests_waiting") == MAX_WAITING
-    )
 
 
 def test_burst_at_three_times_capacity(limited_server: ServerProcess, model_id: str) -> None:

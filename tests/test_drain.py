@@ -25,6 +25,7 @@ from tests.ops_support import (
     scrape,
     sdk_arguments,
     short_request,
+    slots_taken,
     value,
     wait_for,
 )
@@ -59,14 +60,6 @@ def _refusal_while_draining(url: str, model_id: str) -> dict[str, Any]:
     return error
 
 
-def _every_slot_taken(url: str) -> bool:
-    samples = scrape(url)
-    return (
-        value(samples, "llava_serve_requests_running") == MAX_RUNNING
-        and value(samples, "llava_serve_requests_waiting") == MAX_WAITING
-    )
-
-
 async def _scenario(server: ServerProcess, model_id: str) -> None:
     url = server.url
     client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
@@ -77,7 +70,9 @@ async def _scenario(server: ServerProcess, model_id: str) -> None:
         bodies = [long_request(model_id) for _ in range(MAX_RUNNING + MAX_WAITING)]
         in_flight = [asyncio.ensure_future(_complete(client, body)) for body in bodies]
         # Polled in a thread so this event loop keeps sending the requests meanwhile.
-        await asyncio.to_thread(wait_for, lambda: _every_slot_taken(url), "every slot taken")
+        await asyncio.to_thread(
+            wait_for, lambda: slots_taken(url, MAX_RUNNING, MAX_WAITING), "every slot taken"
+        )
 
         server.process.send_signal(signal.SIGTERM)
         await asyncio.to_thread(
