@@ -23,7 +23,7 @@ from vllm.tokenizers import get_tokenizer
 
 from benchmarks import profile, report
 from benchmarks.measure import measure
-from benchmarks.servers import ours_command, running, vllm_command
+from benchmarks.servers import RunningServer, ours_command, running, vllm_command
 from benchmarks.workloads import Workload, build_workloads, write_files
 from server.model_repo import resolve_model
 from server.model_store import ensure_local
@@ -70,44 +70,54 @@ def _file_host(folder: Path) -> Iterator[str]:
         httpd.shutdown()
 
 
-def _run_server(
-    name: str,
-    command: list[str],
-    port: int,
+def _measure_cells(
+    servers: dict[str, RunningServer],
     workloads: list[Workload],
     model: str,
     tokenizer: Any,
-    logs: Path,
     profiles: Path | None,
     repeats: int,
-) -> tuple[dict[str, list[Any]], int]:
-    runs: dict[str, list[Any]] = {}
-    with running(name, command, port, logs / f"{name}.log") as server:
-        url = server.base_url
-        for workload in workloads:
-            runs[workload.name] = []
-            for concurrency in workload.concurrencies:
-                sampling: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
-                if profiles is not None:
-                    raw = profiles / f"{model}-{name}-{workload.name}-c{concurrency}.txt"
-                    sampling = profile.sampled(server.process.pid, raw)
-                # Once for cold/warm: a repeat would find every photo warm.
-                count = 1 if workload.cold_warm else repeats
-                with sampling:
-                    summary = _median_run(
-                        [
-                            measure(workload, concurrency, url, model, tokenizer)
-                            for _ in range(count)
-                        ]
-                    )
+) -> dict[str, dict[str, list[Any]]]:
+    """Both servers are up; every run of a cell on one is followed by the same run on the other
+    (who goes first alternates), so a neighbour's burst or a slow drift on this shared machine
+    falls on both alike instead of on whichever server happened to be measured then."""
+    runs: dict[str, dict[str, list[Any]]] = {}
+    for workload in workloads:
+        for concurrency in workload.concurrencies:
+            cell = f"{workload.name}-c{concurrency}"
+            # Once for cold/warm: a repeat would find every photo warm.
+            count = 1 if workload.cold_warm else repeats
+            summaries: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
+            with _profiling(servers, profiles, f"{model}-{{name}}-{cell}.txt"):
+                for repeat in range(count):
+                    order = list(servers) if repeat % 2 == 0 else list(reversed(servers))
+                    for name in order:
+                        url = servers[name].base_url
+                        run = measure(workload, concurrency, url, model, tokenizer)
+                        summaries[name].append(run)
+            for name, measured in summaries.items():
+                summary = _median_run(measured)
                 print(
                     f"{name:12s} {workload.name:18s} c={concurrency:<3d} "
                     f"{summary['request_throughput']:7.2f} req/s  "
                     f"TTFT p50 {summary['median_ttft_ms']:8.1f} ms",
                     flush=True,
                 )
-                runs[workload.name].append(summary)
-        return runs, server.peak_rss_bytes
+                runs.setdefault(workload.name, {}).setdefault(name, []).append(summary)
+    return runs
+
+
+@contextmanager
+def _profiling(
+    servers: dict[str, RunningServer], profiles: Path | None, pattern: str
+) -> Iterator[None]:
+    """py-spy on every server's API process for the whole cell (both, or none)."""
+    with contextlib.ExitStack() as stack:
+        if profiles is not None:
+            for name, server in servers.items():
+                raw = profiles / pattern.format(name=name)
+                stack.enter_context(profile.sampled(server.process.pid, raw))
+        yield
 
 
 def _median_run(summaries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -149,13 +159,18 @@ def main() -> None:
                 ours_port,
             ),
         }
-        rss = {}
-        for name, (command, port) in servers.items():
-            runs, rss[name] = _run_server(
-                name, command, port, workloads, spec.name, tokenizer, logs, profiles, args.repeats
-            )
-            for workload, summaries in runs.items():
-                results["workloads"].setdefault(workload, {})[name] = summaries
+        with contextlib.ExitStack() as stack:
+            # Started one after the other (two engines loading at once on 2 cores would only
+            # slow both), then both kept up for the interleaved runs.
+            up = {
+                name: stack.enter_context(running(name, command, port, logs / f"{name}.log"))
+                for name, (command, port) in servers.items()
+            }
+            for workload, by_server in _measure_cells(
+                up, workloads, spec.name, tokenizer, profiles, args.repeats
+            ).items():
+                results["workloads"][workload] = by_server
+            rss = {name: server.peak_rss_bytes for name, server in up.items()}
     results["peak_rss_mib"] = {name: value / 2**20 for name, value in rss.items()}
     print(report.markdown_table(results))
     report.write_outputs(results, args.out)
