@@ -29,6 +29,9 @@ def add_demo_commands(commands: Any) -> None:
         default=None,
         help="how often stage 2 draws conversation,detail,reasoning batches, e.g. 2,1,2",
     )
+    train.add_argument("--position-std", type=float, default=None, help="tower position init")
+    train.add_argument("--text-hidden", type=int, default=None, help="decoder width (x64)")
+    train.add_argument("--text-layers", type=int, default=None, help="decoder layers")
     train.add_argument("--no-ablations", action="store_true", help="skip the ablation runs")
     train.add_argument("--eval-scenes", type=int, default=None)
     train.add_argument(
@@ -64,6 +67,9 @@ def run_demo_command(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
         "stage2_weights": args.stage2_weights,
         "threads": args.threads,
+        "text_hidden": args.text_hidden,
+        "position_std": args.position_std,
+        "text_layers": args.text_layers,
     }
     given = {key: value for key, value in overrides.items() if value is not None}
     config = TrainConfig(out=args.out, ablations=not args.no_ablations, **given)
