@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from benchmarks.targets import targets_table
+
 COLUMNS = [
     ("request_throughput", "req/s", True),
     ("output_throughput", "out tok/s", True),
@@ -86,10 +88,11 @@ run rewrites its own section's files under `docs/bench/` and this page from all 
 
 **Method.** In one run on one machine, vLLM's OpenAI server
 (`python -m vllm.entrypoints.openai.api_server`) and then llava-serve are started (one after
-the other, then both kept up) on the same checkpoint with the same engine arguments (those of the model's `model.yaml`: dtype,
-max_model_len, max_num_seqs, limit_mm_per_prompt, enforce_eager). Both are driven by vLLM's
-own benchmark client (`vllm.benchmarks.serve.benchmark`, streaming chat completions,
-`ignore_eos` so every request generates exactly 32 tokens), with the same requests:
+the other, then both kept up) on the same checkpoint with the same engine arguments (those of
+the model's `model.yaml`: dtype, max_model_len, max_num_seqs, limit_mm_per_prompt,
+enforce_eager). Both are driven by vLLM's own benchmark client
+(`vllm.benchmarks.serve.benchmark`, streaming chat completions, `ignore_eos` so every request
+generates exactly 32 tokens), with the same requests:
 
 - **a** one 64x64 PNG (data URL) per request, about 32 prompt tokens, at several concurrencies;
 - **b** one distinct 2048x1536 JPEG of about 1 MB per request, as a data URL and as an http
@@ -99,20 +102,20 @@ own benchmark client (`vllm.benchmarks.serve.benchmark`, streaming chat completi
   its repeats (warm);
 - **d** text only.
 
-Each cell is measured `--repeats` times on each server (3 by default; once for **c**,
-whose repeats would be warm), interleaved: every run on one server is followed at once by the
-same run on the other, and who goes first alternates, so a neighbour's burst or a slow drift
-of this shared machine falls on both servers alike. The run with the median throughput is
-reported.
+Each cell is measured `--repeats` times on each server (3 by default; once for **c**, whose
+repeats would be warm), interleaved: every run on one server is followed at once by the same
+run on the other, and who goes first alternates, so a neighbour's burst or a slow drift of this
+shared machine falls on both servers alike. The run with the median throughput is reported.
 Each cell is `vLLM / llava-serve (ratio llava-serve / vLLM)`: higher is better for req/s and
 tok/s, lower for latencies. Peak RSS is the whole server process tree (API process + engine
 core), sampled every 250 ms. Run against itself, vLLM's server measures within ~6% of its own
 figures: smaller differences are noise. These machines are shared; numbers move between runs.
 On the shared 2-core VM where the tables below were measured, seven back-to-back runs of one
-cell (text only, c=32, tiny model) once ranged 105-169 req/s for vLLM's server and 25-207
-req/s for llava-serve, and with one server measured after the other a whole table moved by
-2-5x between runs an hour apart; the interleaving is the answer to that. The profiles (with `--profile`) are steadier evidence: they give the
-Python CPU time each API process spent, e.g. for the 1 MB photos (**b**).
+cell (text only, c=32, tiny model) once ranged 105-169 req/s for vLLM's server and 25-207 req/s
+for llava-serve, and with one server measured after the other a whole table moved by 2-5x
+between runs an hour apart; the interleaving is the answer to that. With `--profile`, py-spy
+samples both API processes for the whole of each cell; its "busy" time counts some threads
+blocked in a system call (vLLM's engine monitor waiting on its processes) in both servers.
 """
 
 
@@ -127,6 +130,7 @@ def write_summary(out: Path, doc: Path, machine: str) -> None:
             f"{results.get('repeats', 1)} runs, {results['started']})\n"
         )
         sections.append(markdown_table(results) + "\n")
+        sections.append(f"Against the issue's targets:\n\n{targets_table(results)}\n")
         plot = (out / f"bench-{name}.png").relative_to(doc.parent)
         sections.append(f"![TTFT and throughput against concurrency, {name}]({plot})\n")
         profiles = out / f"profile-{name}.md"

@@ -42,3 +42,4 @@ def test_bench_runs_end_to_end(tmp_path: Path, home: Path) -> None:
     assert (out / "bench-tiny-llava-hf.png").stat().st_size > 0
     assert "a-small-image" in doc.read_text() and "x)" in doc.read_text()
     assert "Where the API process's time goes" in doc.read_text()  # --profile's tables
+    assert "Against the issue's targets" in doc.read_text()
