@@ -114,8 +114,9 @@ On the shared 2-core VM where the tables below were measured, seven back-to-back
 cell (text only, c=32, tiny model) once ranged 105-169 req/s for vLLM's server and 25-207 req/s
 for llava-serve, and with one server measured after the other a whole table moved by 2-5x
 between runs an hour apart; the interleaving is the answer to that. With `--profile`, py-spy
-samples both API processes for the whole of each cell; its "busy" time counts some threads
-blocked in a system call (vLLM's engine monitor waiting on its processes) in both servers.
+samples each API process during one extra run per cell whose figures are not counted (sampling
+the timed runs took one c=8 cell from 49 / 85 req/s to 31 / 23); its "busy" time counts some
+threads blocked in a system call (vLLM's engine monitor waiting on its processes) in both.
 """
 
 
