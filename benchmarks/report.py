@@ -106,6 +106,9 @@ Each cell is measured `--repeats` times on each server (3 by default; once for *
 repeats would be warm), interleaved: every run on one server is followed at once by the same
 run on the other, and who goes first alternates, so a neighbour's burst or a slow drift of this
 shared machine falls on both servers alike. The run with the median throughput is reported.
+Caveat for **b**: its repeats send the same photos again, so llava-serve's second and
+third runs find them in its decoded-image cache (content hash) while vLLM's server decodes
+every photo each time: the reported run may be a warm one for llava-serve.
 Each cell is `vLLM / llava-serve (ratio llava-serve / vLLM)`: higher is better for req/s and
 tok/s, lower for latencies. Peak RSS is the whole server process tree (API process + engine
 core), sampled every 250 ms. Run against itself, vLLM's server measures within ~6% of its own
