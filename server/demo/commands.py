@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Final
@@ -54,25 +55,13 @@ def run_demo_command(args: argparse.Namespace) -> int:
         return eval_demo(args.base_url, args.scenes, seed_base, args.summary, args.show_errors)
     from server.demo.train import TrainConfig, train_demo
 
-    overrides = {
-        "seed": args.seed,
-        "scenes": args.scenes,
-        "encoder_steps": args.encoder_steps,
-        "lm_steps": args.lm_steps,
-        "stage1_steps": args.stage1_steps,
-        "stage2_steps": args.stage2_steps,
-        "eval_scenes": args.eval_scenes,
-        "learning_rate": args.learning_rate,
-        "stage2_learning_rate": args.stage2_learning_rate,
-        "batch_size": args.batch_size,
-        "stage2_weights": args.stage2_weights,
-        "threads": args.threads,
-        "text_hidden": args.text_hidden,
-        "position_std": args.position_std,
-        "text_layers": args.text_layers,
+    # Every train-demo flag is named after its TrainConfig field; unset ones keep the default.
+    given = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(TrainConfig)
+        if getattr(args, field.name, None) is not None
     }
-    given = {key: value for key, value in overrides.items() if value is not None}
-    config = TrainConfig(out=args.out, ablations=not args.no_ablations, **given)
+    config = TrainConfig(ablations=not args.no_ablations, **given)
     summary = train_demo(config)
     print(json.dumps(summary, indent=2))
     return 0
