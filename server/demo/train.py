@@ -87,36 +87,44 @@ class LossLog:
         self.file.write(json.dumps(record | ({"kind": kind} if kind else {})) + "\n")
 
 
+@dataclass(frozen=True)
+class Stage:
+    """One training stage: its name (also its RNG's seed), the kinds of batch it draws (by
+    weight), its steps and its peak learning rate."""
+
+    name: str
+    kinds: Sequence[str]
+    weights: Sequence[float]
+    steps: int
+    rate: float
+
+
 def run_stage(
-    name: str,
+    stage: Stage,
     model: DemoLlava,
     batcher: Batcher,
     features: torch.Tensor,
-    kinds: Sequence[str],
-    weights: Sequence[float],
-    steps: int,
-    rate: float,
     config: TrainConfig,
     log: LossLog,
 ) -> None:
     """Trains the parameters that require grad; stage 1 leaves only the projector's on."""
     params = [param for param in model.parameters() if param.requires_grad]
-    optimiser = torch.optim.AdamW(params, lr=rate, weight_decay=0.0)
+    optimiser = torch.optim.AdamW(params, lr=stage.rate, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, rate, total_steps=steps, pct_start=0.1
+        optimiser, stage.rate, total_steps=stage.steps, pct_start=0.1
     )
-    rng = random.Random(f"{config.seed}:{name}")
+    rng = random.Random(f"{config.seed}:{stage.name}")
     model.train()
-    bar = log.bar(name, steps)
+    bar = log.bar(stage.name, stage.steps)
     for step in bar:
-        batch = batcher.sample_batch(kinds, weights, config.batch_size, rng)
+        batch = batcher.sample_batch(stage.kinds, stage.weights, config.batch_size, rng)
         loss = batch_loss(model, batch, features)
         optimiser.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimiser.step()
         schedule.step()
-        log.write(name, step, loss.item(), batch.kind)
+        log.write(stage.name, step, loss.item(), batch.kind)
         bar.set_postfix(loss=f"{loss.item():.3f}")
     model.eval()
 
@@ -160,7 +168,8 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
     def evaluate(model: DemoLlava) -> dict[str, float]:
         return evaluate_offline(model, tokenizer, tower, processor, config.eval_scenes)
 
-    model, stage1 = train_language_side(tokenizer, scenes, features, config, log)
+    batcher = Batcher(tokenizer, scenes, DemoShape().image_tokens)
+    model, stage1 = train_language_side(tokenizer, scenes, batcher, features, config, log)
     rows = {"stage 1 only": evaluate(stage1)} if config.ablations else {}
     export_all(config.out, model, tower, tokenizer, processor)
     accuracy = {"full data": evaluate(model), **rows}
@@ -173,10 +182,9 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     if config.ablations:  # after the export, so the main checkpoint never waits on it
         stage1.llm.requires_grad_(True)
-        batcher = Batcher(tokenizer, scenes, DemoShape().image_tokens)
-        name, kinds = "stage 2 (conversation only)", ["conversation"]
         steps, rate = conversation_only_steps(config), config.stage2_learning_rate
-        run_stage(name, stage1, batcher, features, kinds, [1.0], steps, rate, config, log)
+        stage = Stage("stage 2 (conversation only)", ["conversation"], [1.0], steps, rate)
+        run_stage(stage, stage1, batcher, features, config, log)
         accuracy["conversation data only"] = evaluate(stage1)
         summary["train_seconds_with_ablations"] = round(time.monotonic() - started, 1)
         summary_path.write_text(json.dumps(summary, indent=2) + "\n")
@@ -198,6 +206,7 @@ def decoder_shape(config: TrainConfig) -> DemoShape:
 def train_language_side(
     tokenizer: PreTrainedTokenizerFast,
     scenes: Sequence[Scene],
+    batcher: Batcher,
     features: torch.Tensor,
     config: TrainConfig,
     log: LossLog,
@@ -207,17 +216,19 @@ def train_language_side(
 
     model = DemoLlava(tokenizer, decoder_shape(config))
     pretrain_language_model(model, tokenizer, scenes, config, log)
-    batcher = Batcher(tokenizer, scenes, DemoShape().image_tokens)
     model.llm.requires_grad_(False)
-    kinds, steps, rate = ["caption"], config.stage1_steps, config.learning_rate
-    run_stage(
-        "stage 1 (projector)", model, batcher, features, kinds, [1.0], steps, rate, config, log
+    stage1 = Stage(
+        "stage 1 (projector)", ["caption"], [1.0], config.stage1_steps, config.learning_rate
     )
-    stage1 = copy.deepcopy(model)
+    run_stage(stage1, model, batcher, features, config, log)
+    after_stage1 = copy.deepcopy(model)
     model.llm.requires_grad_(True)
-    kinds, weights, steps = list(RESPONSE_TYPES), config.stage2_weights, config.stage2_steps
-    rate = config.stage2_learning_rate
-    run_stage(
-        "stage 2 (full data)", model, batcher, features, kinds, weights, steps, rate, config, log
+    stage2 = Stage(
+        "stage 2 (full data)",
+        RESPONSE_TYPES,
+        config.stage2_weights,
+        config.stage2_steps,
+        config.stage2_learning_rate,
     )
-    return model, stage1
+    run_stage(stage2, model, batcher, features, config, log)
+    return model, after_stage1
