@@ -96,7 +96,8 @@ generates exactly 32 tokens), with the same requests:
 
 - **a** one 64x64 PNG (data URL) per request, about 32 prompt tokens, at several concurrencies;
 - **b** one distinct 2048x1536 JPEG of about 1 MB per request, as a data URL and as an http
-  URL served from a local file server, concurrency 8;
+  URL served from a local file server, concurrency 8; every run (each repeat, on each server)
+  sends photos that no run before it sent, so no run finds them in an image cache;
 - **c** 4 photos that no earlier workload sent (data URLs), each asked several different
   questions in a row at concurrency 1: the TTFT of each photo's first request (cold) against
   its repeats (warm);
@@ -106,9 +107,6 @@ Each cell is measured `--repeats` times on each server (3 by default; once for *
 repeats would be warm), interleaved: every run on one server is followed at once by the same
 run on the other, and who goes first alternates, so a neighbour's burst or a slow drift of this
 shared machine falls on both servers alike. The run with the median throughput is reported.
-Caveat for **b**: its repeats send the same photos again, so llava-serve's second and
-third runs find them in its decoded-image cache (content hash) while vLLM's server decodes
-every photo each time: the reported run may be a warm one for llava-serve.
 Each cell is `vLLM / llava-serve (ratio llava-serve / vLLM)`: higher is better for req/s and
 tok/s, lower for latencies. Peak RSS is the whole server process tree (API process + engine
 core), sampled every 250 ms. Run against itself, vLLM's server measures within ~6% of its own

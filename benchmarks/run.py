@@ -7,13 +7,14 @@ import argparse
 import contextlib
 import functools
 import http.server
+import itertools
 import os
 import platform
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from vllm.tokenizers import get_tokenizer
 from benchmarks import profile, report
 from benchmarks.measure import measure
 from benchmarks.servers import RunningServer, ours_command, running, vllm_command
-from benchmarks.workloads import Workload, build_workloads, write_files
+from benchmarks.workloads import Workload, build_workloads, files_hosted
 from server.model_repo import resolve_model
 from server.model_store import ensure_local
 from server.settings import REPO_MODEL_DIR, Settings
@@ -73,6 +74,7 @@ def _file_host(folder: Path) -> Iterator[str]:
 def _measure_cells(
     servers: dict[str, RunningServer],
     workloads: list[Workload],
+    hosted: Path,
     model: str,
     tokenizer: Any,
     profiles: Path | None,
@@ -82,6 +84,13 @@ def _measure_cells(
     (who goes first alternates), so a neighbour's burst or a slow drift on this shared machine
     falls on both alike instead of on whichever server happened to be measured then."""
     runs: dict[str, dict[str, list[Any]]] = {}
+    numbers = itertools.count()
+
+    def measure_once(workload: Workload, concurrency: int, url: str) -> dict[str, Any]:
+        this_run = workload.for_run(next(numbers))
+        with files_hosted(this_run, hosted):
+            return measure(this_run, concurrency, url, model, tokenizer)
+
     for workload in workloads:
         for concurrency in workload.concurrencies:
             # Once for cold/warm: a repeat would find every photo warm.
@@ -90,11 +99,10 @@ def _measure_cells(
             for repeat in range(count):
                 order = list(servers) if repeat % 2 == 0 else list(reversed(servers))
                 for name in order:
-                    url = servers[name].base_url
-                    run = measure(workload, concurrency, url, model, tokenizer)
+                    run = measure_once(workload, concurrency, servers[name].base_url)
                     summaries[name].append(run)
             if profiles is not None:
-                _profiled_runs(servers, workload, concurrency, model, tokenizer, profiles)
+                _profiled_runs(servers, workload, concurrency, measure_once, profiles / model)
             for name, measured in summaries.items():
                 summary = _median_run(measured)
                 print(
@@ -111,17 +119,16 @@ def _profiled_runs(
     servers: dict[str, RunningServer],
     workload: Workload,
     concurrency: int,
-    model: str,
-    tokenizer: Any,
-    profiles: Path,
+    measure_once: Callable[[Workload, int, str], dict[str, Any]],
+    prefix: Path,
 ) -> None:
     """One more run per server under py-spy, not counted: sampling at 250 Hz on 2 cores took
     a c=8 cell from 49 / 85 req/s (vLLM / ours) to 31 / 23, so timed runs are never sampled.
     (For the repeated photo this run is all warm.)"""
     for name, server in servers.items():
-        raw = profiles / f"{model}-{name}-{workload.name}-c{concurrency}.txt"
+        raw = prefix.with_name(f"{prefix.name}-{name}-{workload.name}-c{concurrency}.txt")
         with profile.sampled(server.process.pid, raw):
-            measure(workload, concurrency, server.base_url, model, tokenizer)
+            measure_once(workload, concurrency, server.base_url)
 
 
 def _median_run(summaries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -149,7 +156,6 @@ def main() -> None:
         workloads = build_workloads(args.requests, concurrencies, image_url)
         if args.only:
             workloads = [w for w in workloads if w.name.startswith(tuple(args.only.split(",")))]
-        write_files(workloads, Path(scratch))
         logs = args.out / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         profiles = args.out / "profiles" if args.profile else None
@@ -171,7 +177,7 @@ def main() -> None:
                 for name, (command, port) in servers.items()
             }
             for workload, by_server in _measure_cells(
-                up, workloads, spec.name, tokenizer, profiles, args.repeats
+                up, workloads, Path(scratch), spec.name, tokenizer, profiles, args.repeats
             ).items():
                 results["workloads"][workload] = by_server
             rss = {name: server.peak_rss_bytes for name, server in up.items()}

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,12 @@ class Workload:
     cold_warm: bool = False  # report the TTFT of each image's first request against repeats
     warmups: int = 2
     files: dict[str, bytes] = field(default_factory=dict)  # served over http by the harness
+    # Given a run's number, the workload that run sends. Workload b's photos must be new to
+    # the server in every run: a repeat of the same photos measures a warm image cache.
+    renew: Callable[[int], Workload] | None = None
+
+    def for_run(self, run: int) -> Workload:
+        return self.renew(run) if self.renew else self
 
 
 def small_png(seed: int) -> bytes:
@@ -41,6 +50,7 @@ def small_png(seed: int) -> bytes:
     return _encode(Image.fromarray(pixels), "PNG")
 
 
+@functools.cache
 def _photo_base(seed: int) -> Image.Image:
     """A 2048x1536 scene: smooth gradients, shapes and sensor-like noise."""
     rng = np.random.default_rng(seed)
@@ -65,11 +75,12 @@ def phone_photo(seed: int) -> bytes:
     return _encode(_photo_base(seed), "JPEG", quality=92)
 
 
-def distinct_photos(count: int) -> list[bytes]:
-    """count different ~1 MB photos (a marked patch differs), cheaper than count scenes."""
+def distinct_photos(count: int, first: int = 0) -> list[bytes]:
+    """count different ~1 MB photos (a marked patch differs), cheaper than count scenes;
+    photos first .. first + count - 1 of one endless series."""
     base = _photo_base(0)
     photos = []
-    for index in range(count):
+    for index in range(first, first + count):
         image = base.copy()
         x0, y0 = 64 * (index % 30), 48 * (index // 30 % 30)
         ImageDraw.Draw(image).rectangle(
@@ -101,32 +112,46 @@ def _question(index: int) -> str:
     return f"{QUESTIONS[index % len(QUESTIONS)]} Answer in detail, request {index}, please."
 
 
+def _run_photos(count: int, run: int, slot: int) -> list[bytes]:
+    """Photos no other run or workload sends: c has the first REPEATED_PHOTOS, then each run
+    of b has two slots (data URL, http) of count photos."""
+    return distinct_photos(count, first=REPEATED_PHOTOS + (2 * run + slot) * count)
+
+
+def _photos_by_data_url(count: int, run: int) -> Workload:
+    photos = _run_photos(count, run, slot=0)
+    requests = [_request(_question(i), data_url(p, "image/jpeg")) for i, p in enumerate(photos)]
+    description = "2048x1536 JPEG (~1 MB) as a data URL"
+    return Workload("b-photo-data-url", description, requests, [8])
+
+
+def _photos_by_http(count: int, run: int, image_base_url: str) -> Workload:
+    photos = _run_photos(count, run, slot=1)
+    files = {f"run{run}-photo{i}.jpg": data for i, data in enumerate(photos)}
+    requests = [_request(_question(i), f"{image_base_url}/{name}") for i, name in enumerate(files)]
+    description = "2048x1536 JPEG (~1 MB) fetched over http"
+    return Workload("b-photo-http", description, requests, [8], files=files)
+
+
+def _renewed(make: Callable[[int], Workload]) -> Workload:
+    return replace(make(0), renew=make)
+
+
 def build_workloads(count: int, concurrencies: list[int], image_base_url: str) -> list[Workload]:
     """count requests per run; image_base_url is where the harness serves `files`."""
-    # count photos for workload b, then REPEATED_PHOTOS more that no earlier run has sent: a
-    # cold request must not find its photo in a cache warmed by workload b.
-    photos = distinct_photos(count + REPEATED_PHOTOS)
-    photo_files = {f"photo{i}.jpg": data for i, data in enumerate(photos[:count])}
-    small = [_request(_question(i), data_url(small_png(i), "image/png")) for i in range(count)]
-    by_data = [_request(_question(i), data_url(photos[i], "image/jpeg")) for i in range(count)]
-    by_http = [_request(_question(i), f"{image_base_url}/photo{i}.jpg") for i in range(count)]
+    # Workload c's photos are sent by no run of b, so a cold request is never warmed by b.
     repeated = [
-        _request(_question(q), data_url(photos[count + p], "image/jpeg"))
-        for p in range(REPEATED_PHOTOS)
+        _request(_question(q), data_url(photo, "image/jpeg"))
+        for photo in distinct_photos(REPEATED_PHOTOS)
         for q in range(max(2, count // REPEATED_PHOTOS))
     ]
+    small = [_request(_question(i), data_url(small_png(i), "image/png")) for i in range(count)]
     text_only = [_request(_question(i), None) for i in range(count)]
     top = max(concurrencies)
     return [
         Workload("a-small-image", "64x64 PNG data URL, 32 tokens in/out", small, concurrencies),
-        Workload("b-photo-data-url", "2048x1536 JPEG (~1 MB) as a data URL", by_data, [8]),
-        Workload(
-            "b-photo-http",
-            "2048x1536 JPEG (~1 MB) fetched over http",
-            by_http,
-            [8],
-            files=photo_files,
-        ),
+        _renewed(functools.partial(_photos_by_data_url, count)),
+        _renewed(functools.partial(_photos_by_http, count, image_base_url=image_base_url)),
         Workload(
             "c-repeated-photo",
             "4 photos x several questions, in order, concurrency 1",
@@ -139,7 +164,14 @@ def build_workloads(count: int, concurrencies: list[int], image_base_url: str) -
     ]
 
 
-def write_files(workloads: list[Workload], folder: Path) -> None:
-    for workload in workloads:
-        for name, data in workload.files.items():
-            (folder / name).write_bytes(data)
+@contextmanager
+def files_hosted(workload: Workload, folder: Path) -> Iterator[None]:
+    """The workload's files in the harness's http folder for the length of one run."""
+    paths = [folder / name for name in workload.files]
+    for path, data in zip(paths, workload.files.values(), strict=True):
+        path.write_bytes(data)
+    try:
+        yield
+    finally:
+        for path in paths:
+            path.unlink(missing_ok=True)

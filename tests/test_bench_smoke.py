@@ -26,7 +26,7 @@ def test_bench_runs_end_to_end(tmp_path: Path, home: Path) -> None:
         "1",
         "--profile",
         "--only",
-        "a,d",
+        "a,b,d",
         "--out",
         str(out),
         "--doc",
@@ -39,6 +39,8 @@ def test_bench_runs_end_to_end(tmp_path: Path, home: Path) -> None:
     runs = results["workloads"]["a-small-image"]
     assert [run["concurrency"] for run in runs["vllm"]] == [1, 2]
     assert all(run["completed"] == 4 for run in runs["vllm"] + runs["llava-serve"])
+    by_http = results["workloads"]["b-photo-http"]  # each run's photos hosted for it
+    assert all(run["completed"] == 4 for run in by_http["vllm"] + by_http["llava-serve"])
     assert (out / "bench-tiny-llava-hf.png").stat().st_size > 0
     assert "a-small-image" in doc.read_text() and "x)" in doc.read_text()
     assert "Where the API process's time goes" in doc.read_text()  # --profile's tables
