@@ -102,7 +102,7 @@ def _measure_cells(
                     run = measure_once(workload, concurrency, servers[name].base_url)
                     summaries[name].append(run)
             if profiles is not None:
-                _profiled_runs(servers, workload, concurrency, measure_once, profiles / model)
+                _profiled_runs(servers, workload, concurrency, measure_once, profiles, model)
             for name, measured in summaries.items():
                 summary = _median_run(measured)
                 print(
@@ -120,13 +120,14 @@ def _profiled_runs(
     workload: Workload,
     concurrency: int,
     measure_once: Callable[[Workload, int, str], dict[str, Any]],
-    prefix: Path,
+    profiles: Path,
+    model: str,
 ) -> None:
     """One more run per server under py-spy, not counted: sampling at 250 Hz on 2 cores took
     a c=8 cell from 49 / 85 req/s (vLLM / ours) to 31 / 23, so timed runs are never sampled.
     (For the repeated photo this run is all warm.)"""
     for name, server in servers.items():
-        raw = prefix.with_name(f"{prefix.name}-{name}-{workload.name}-c{concurrency}.txt")
+        raw = profiles / f"{model}-{name}-{workload.name}-c{concurrency}.txt"
         with profile.sampled(server.process.pid, raw):
             measure_once(workload, concurrency, server.base_url)
 

@@ -36,12 +36,15 @@ class Workload:
     cold_warm: bool = False  # report the TTFT of each image's first request against repeats
     warmups: int = 2
     files: dict[str, bytes] = field(default_factory=dict)  # served over http by the harness
-    # Given a run's number, the workload that run sends. Workload b's photos must be new to
-    # the server in every run: a repeat of the same photos measures a warm image cache.
-    renew: Callable[[int], Workload] | None = None
+    # Given a run's number, the requests and files that run sends instead. Workload b's photos
+    # must be new to the server in every run: a repeat of the same photos measures a warm cache.
+    renew: Callable[[int], tuple[list[SampleRequest], dict[str, bytes]]] | None = None
 
     def for_run(self, run: int) -> Workload:
-        return self.renew(run) if self.renew else self
+        if self.renew is None:
+            return self
+        requests, files = self.renew(run)
+        return replace(self, requests=requests, files=files)
 
 
 def small_png(seed: int) -> bytes:
@@ -118,23 +121,18 @@ def _run_photos(count: int, run: int, slot: int) -> list[bytes]:
     return distinct_photos(count, first=REPEATED_PHOTOS + (2 * run + slot) * count)
 
 
-def _photos_by_data_url(count: int, run: int) -> Workload:
+def _photos_by_data_url(count: int, run: int) -> tuple[list[SampleRequest], dict[str, bytes]]:
     photos = _run_photos(count, run, slot=0)
-    requests = [_request(_question(i), data_url(p, "image/jpeg")) for i, p in enumerate(photos)]
-    description = "2048x1536 JPEG (~1 MB) as a data URL"
-    return Workload("b-photo-data-url", description, requests, [8])
+    return [_request(_question(i), data_url(p, "image/jpeg")) for i, p in enumerate(photos)], {}
 
 
-def _photos_by_http(count: int, run: int, image_base_url: str) -> Workload:
+def _photos_by_http(
+    count: int, image_base_url: str, run: int
+) -> tuple[list[SampleRequest], dict[str, bytes]]:
     photos = _run_photos(count, run, slot=1)
     files = {f"run{run}-photo{i}.jpg": data for i, data in enumerate(photos)}
     requests = [_request(_question(i), f"{image_base_url}/{name}") for i, name in enumerate(files)]
-    description = "2048x1536 JPEG (~1 MB) fetched over http"
-    return Workload("b-photo-http", description, requests, [8], files=files)
-
-
-def _renewed(make: Callable[[int], Workload]) -> Workload:
-    return replace(make(0), renew=make)
+    return requests, files
 
 
 def build_workloads(count: int, concurrencies: list[int], image_base_url: str) -> list[Workload]:
@@ -150,8 +148,20 @@ def build_workloads(count: int, concurrencies: list[int], image_base_url: str) -
     top = max(concurrencies)
     return [
         Workload("a-small-image", "64x64 PNG data URL, 32 tokens in/out", small, concurrencies),
-        _renewed(functools.partial(_photos_by_data_url, count)),
-        _renewed(functools.partial(_photos_by_http, count, image_base_url=image_base_url)),
+        Workload(
+            "b-photo-data-url",
+            "2048x1536 JPEG (~1 MB) as a data URL",
+            [],  # each run's own: renew
+            [8],
+            renew=functools.partial(_photos_by_data_url, count),
+        ),
+        Workload(
+            "b-photo-http",
+            "2048x1536 JPEG (~1 MB) fetched over http",
+            [],
+            [8],
+            renew=functools.partial(_photos_by_http, count, image_base_url),
+        ),
         Workload(
             "c-repeated-photo",
             "4 photos x several questions, in order, concurrency 1",

@@ -29,7 +29,7 @@ def test_each_run_of_b_sends_photos_never_sent_before() -> None:
 
 
 def test_a_runs_files_are_hosted_for_that_run_only(tmp_path: Path) -> None:
-    by_http = next(w for w in build_workloads(2, [1], "http://files") if w.files)
+    by_http = next(w for w in build_workloads(2, [1], "http://files") if w.name == "b-photo-http")
     run = by_http.for_run(5)
     urls = [request.multi_modal_data["image_url"]["url"] for request in run.requests]
     names = [url.removeprefix("http://files/") for url in urls]
