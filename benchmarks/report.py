@@ -111,10 +111,11 @@ Each cell is `vLLM / llava-serve (ratio llava-serve / vLLM)`: higher is better f
 tok/s, lower for latencies. Peak RSS is the whole server process tree (API process + engine
 core), sampled every 250 ms. Run against itself, vLLM's server measures within ~6% of its own
 figures: smaller differences are noise. These machines are shared; numbers move between runs.
-On the shared 2-core VM where the tables below were measured, seven back-to-back runs of one
-cell (text only, c=32, tiny model) once ranged 105-169 req/s for vLLM's server and 25-207 req/s
-for llava-serve, and with one server measured after the other a whole table moved by 2-5x
-between runs an hour apart; the interleaving is the answer to that. With `--profile`, py-spy
+Both servers run in the harness's session (each in its own process group): started each in a
+new session, as until 2026-12-01, the kernel's autogroup scheduling gave each server a CPU
+share of its own, and on 2 cores a server then often sent each streamed response in one burst
+at its end (the tiny model's TTFT 39 ms instead of 5, every TPOT 0); either server could be
+hit, run by run, which is what moved earlier tables by 2-5x between runs. With `--profile`, py-spy
 samples each API process during one extra run per cell whose figures are not counted (sampling
 the timed runs took one c=8 cell from 49 / 85 req/s to 31 / 23); its "busy" time counts some
 threads blocked in a system call (vLLM's engine monitor waiting on its processes) in both.
