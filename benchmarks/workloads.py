@@ -53,7 +53,6 @@ def small_png(seed: int) -> bytes:
     return _encode(Image.fromarray(pixels), "PNG")
 
 
-@functools.cache
 def _photo_base(seed: int) -> Image.Image:
     """A 2048x1536 scene: smooth gradients, shapes and sensor-like noise."""
     rng = np.random.default_rng(seed)
@@ -78,10 +77,16 @@ def phone_photo(seed: int) -> bytes:
     return _encode(_photo_base(seed), "JPEG", quality=92)
 
 
+@functools.cache
+def _series_base() -> Image.Image:
+    """The scene every distinct photo marks (built once: each run of b needs a new series)."""
+    return _photo_base(0)
+
+
 def distinct_photos(count: int, first: int = 0) -> list[bytes]:
     """count different ~1 MB photos (a marked patch differs), cheaper than count scenes;
     photos first .. first + count - 1 of one endless series."""
-    base = _photo_base(0)
+    base = _series_base()
     photos = []
     for index in range(first, first + count):
         image = base.copy()
