@@ -51,8 +51,8 @@ def test_the_served_model_answers_from_the_picture(
     fresh_table: tuple[dict[str, float], list[tuple[str, str, str]]],
 ) -> None:
     """Far above what the words alone give (stage 1 only: about 1%): the model sees. The
-    committed model gives 75 / 100 / 95 % on these 20 scenes (83 / 100 / 74 % on eval-demo's
-    300); the floors leave a few questions of margin."""
+    committed model gives 95 / 100 / 75 % on these 20 scenes (95 / 100 / 75 % on eval-demo's
+    300 too); the floors leave a few questions of margin."""
     table, wrong = fresh_table
     assert table["detail"] >= 90.0, (table, wrong)
     assert all(table[kind] >= 50.0 for kind in RESPONSE_TYPES), (table, wrong)
