@@ -44,6 +44,9 @@ def add_demo_commands(commands: Any) -> None:
     evaluate.add_argument("--seed-base", type=int, default=None, help="first fresh scene seed")
     evaluate.add_argument("--summary", type=Path, default=DEMO_DIR / "training_summary.json")
     evaluate.add_argument("--show-errors", type=int, default=5)
+    evaluate.add_argument(
+        "--wait", type=float, default=None, help="seconds to wait for /ready (default 300)"
+    )
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
@@ -52,7 +55,9 @@ def run_demo_command(args: argparse.Namespace) -> int:
         from server.demo.offline_eval import EVAL_SEED_BASE
 
         seed_base = EVAL_SEED_BASE if args.seed_base is None else args.seed_base
-        return eval_demo(args.base_url, args.scenes, seed_base, args.summary, args.show_errors)
+        return eval_demo(
+            args.base_url, args.scenes, seed_base, args.summary, args.show_errors, args.wait
+        )
     from server.demo.train import TrainConfig, train_demo
 
     # Every train-demo flag is named after its TrainConfig field; unset ones keep the default.

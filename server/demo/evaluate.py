@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import sys
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from server.demo.scenes import Scene, generate_scene, render_scene
 from server.demo.scoring import is_correct
 
 MAX_TOKENS: Final = 64
+READY_WAIT_S: Final = 300.0  # the demo model loads in ~30 s on 2 cores; larger ones take longer
 DEFAULT_SUMMARY: Final = (
     Path(__file__).resolve().parents[2] / "model_repo" / "llava-demo" / "training_summary.json"
 )
@@ -64,6 +67,28 @@ def ask(client: httpx.Client, model: str, scene: Scene, question: str) -> str:
     return str(response.json()["choices"][0]["message"]["content"] or "").strip()
 
 
+class ServerNotReady(RuntimeError):
+    pass
+
+
+def wait_until_ready(client: httpx.Client, wait_s: float) -> None:
+    """Polls /ready: a server answers /health at once but 503 on completions while its model
+    loads, so questions sent right after starting it would fail."""
+    deadline = time.monotonic() + wait_s
+    last = "no answer"
+    while True:
+        try:
+            response = client.get("/ready")
+            if response.status_code == 200:
+                return
+            last = f"HTTP {response.status_code} {response.text.strip()[:200]}"
+        except httpx.TransportError as error:
+            last = f"{type(error).__name__}: {error}"
+        if time.monotonic() >= deadline:
+            raise ServerNotReady(f"{client.base_url} was not ready within {wait_s:g} s ({last})")
+        time.sleep(1.0)
+
+
 def served_model(client: httpx.Client) -> str:
     response = client.get("/v1/models")
     response.raise_for_status()
@@ -71,12 +96,17 @@ def served_model(client: httpx.Client) -> str:
 
 
 def evaluate_served(
-    base_url: str, count: int, seed_base: int = EVAL_SEED_BASE, concurrency: int = 8
+    base_url: str,
+    count: int,
+    seed_base: int = EVAL_SEED_BASE,
+    concurrency: int = 8,
+    ready_wait_s: float = READY_WAIT_S,
 ) -> list[Graded]:
     """One question of each response type about each of `count` fresh scenes."""
     scenes = [generate_scene(seed) for seed in eval_seeds(count, seed_base)]
     jobs = [(scene, make_sample(scene, kind)) for kind in RESPONSE_TYPES for scene in scenes]
     with httpx.Client(base_url=base_url, timeout=120) as client:
+        wait_until_ready(client, ready_wait_s)
         model = served_model(client)
         with ThreadPoolExecutor(concurrency) as pool:
             answers = list(pool.map(lambda job: ask(client, model, job[0], job[1].question), jobs))
@@ -113,8 +143,20 @@ def ablation_rows(summary_path: Path) -> dict[str, dict[str, float]]:
     }
 
 
-def eval_demo(base_url: str, count: int, seed_base: int, summary: Path, show_errors: int) -> int:
-    graded = evaluate_served(base_url.rstrip("/"), count, seed_base)
+def eval_demo(
+    base_url: str,
+    count: int,
+    seed_base: int,
+    summary: Path,
+    show_errors: int,
+    wait_s: float | None = None,
+) -> int:
+    wait = READY_WAIT_S if wait_s is None else wait_s
+    try:
+        graded = evaluate_served(base_url.rstrip("/"), count, seed_base, ready_wait_s=wait)
+    except ServerNotReady as error:
+        print(f"eval-demo: {error}", file=sys.stderr)
+        return 1
     rows = {**ablation_rows(summary), "full data (served, through the API)": accuracy(graded)}
     print(f"{count} fresh scenes (seeds {seed_base}..{seed_base + count - 1}), greedy decoding")
     print(table(rows))
