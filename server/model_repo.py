@@ -147,6 +147,11 @@ def resolve_model(model: str, repo: Path) -> ModelSpec:
         return ModelSpec(name=candidate.resolve().name, source=WeightsSource(path=candidate))
     if (repo / model / "model.yaml").is_file():
         return parse_model_yaml(repo / model / "model.yaml")
+    if candidate.is_dir():
+        raise ConfigError(
+            f"folder {model!r} holds neither model.yaml nor a llava-hf config.json; "
+            f"a train-demo output is served through a model.yaml like {repo}/llava-demo's"
+        )
     raise ConfigError(
         f"model {model!r} is neither a folder nor an entry of {repo}; "
         f"entries: {available_models(repo)}"

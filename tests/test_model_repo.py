@@ -56,6 +56,12 @@ def test_unknown_model_lists_the_entries(tmp_path: Path) -> None:
         resolve_model("nope", REPO_MODEL_DIR)
 
 
+def test_a_folder_without_a_checkpoint_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "weights").mkdir()  # what a bare train-demo --out folder looks like
+    with pytest.raises(ConfigError, match="holds neither model.yaml nor a llava-hf config.json"):
+        resolve_model(str(tmp_path), REPO_MODEL_DIR)
+
+
 def test_relative_paths_are_taken_from_the_yaml_folder(tmp_path: Path) -> None:
     path = write(tmp_path, "name: x\nsource: {path: weights}\nchat_template: t.jinja\n")
     spec = parse_model_yaml(path)
