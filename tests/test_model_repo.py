@@ -58,7 +58,7 @@ def test_unknown_model_lists_the_entries(tmp_path: Path) -> None:
 
 def test_a_folder_without_a_checkpoint_is_named_as_such(tmp_path: Path) -> None:
     (tmp_path / "weights").mkdir()  # what a bare train-demo --out folder looks like
-    with pytest.raises(ConfigError, match="holds neither model.yaml nor a llava-hf config.json"):
+    with pytest.raises(ConfigError, match=r"holds neither model\.yaml nor a llava-hf config\.json"):
         resolve_model(str(tmp_path), REPO_MODEL_DIR)
 
 
