@@ -31,8 +31,9 @@ def add_demo_commands(commands: Any) -> None:
         help="how often stage 2 draws conversation,detail,reasoning batches, e.g. 2,1,2",
     )
     train.add_argument("--position-std", type=float, default=None, help="tower position init")
-    train.add_argument("--text-hidden", type=int, default=None, help="decoder width (x64)")
+    train.add_argument("--text-hidden", type=int, default=None, help="decoder width (x head dim)")
     train.add_argument("--text-layers", type=int, default=None, help="decoder layers")
+    train.add_argument("--text-head-dim", type=int, default=None, help="decoder head width")
     train.add_argument("--no-ablations", action="store_true", help="skip the ablation runs")
     train.add_argument("--eval-scenes", type=int, default=None)
     train.add_argument(

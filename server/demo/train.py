@@ -51,8 +51,9 @@ class TrainConfig:
     # How often stage 2 draws a batch of each response type (RESPONSE_TYPES order); each
     # batch holds one type. 2:1:2 starved the descriptions (detail 93% -> 39%).
     stage2_weights: tuple[float, ...] = (1.0, 1.0, 1.0)
-    text_hidden: int = DemoShape().text_hidden  # a multiple of 64 (vLLM-CPU's head size)
+    text_hidden: int = DemoShape().text_hidden  # a multiple of text_head_dim
     text_layers: int = DemoShape().text_layers
+    text_head_dim: int = DemoShape().text_head_dim
     ablations: bool = True
     eval_scenes: int = 300
     threads: int = 1
@@ -200,7 +201,12 @@ def conversation_only_steps(config: TrainConfig) -> int:
 
 def decoder_shape(config: TrainConfig) -> DemoShape:
     hidden, layers = config.text_hidden, config.text_layers
-    return DemoShape(text_hidden=hidden, text_layers=layers, text_intermediate=3 * hidden)
+    return DemoShape(
+        text_hidden=hidden,
+        text_layers=layers,
+        text_intermediate=3 * hidden,
+        text_head_dim=config.text_head_dim,
+    )
 
 
 def train_language_side(
