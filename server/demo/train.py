@@ -200,11 +200,10 @@ def conversation_only_steps(config: TrainConfig) -> int:
 
 
 def decoder_shape(config: TrainConfig) -> DemoShape:
-    hidden, layers = config.text_hidden, config.text_layers
     return DemoShape(
-        text_hidden=hidden,
-        text_layers=layers,
-        text_intermediate=3 * hidden,
+        text_hidden=config.text_hidden,
+        text_layers=config.text_layers,
+        text_intermediate=3 * config.text_hidden,
         text_head_dim=config.text_head_dim,
     )
 
