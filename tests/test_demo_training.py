@@ -16,6 +16,7 @@ from server.demo.batches import IGNORE, Batch, Batcher, batch_loss, row_embeddin
 from server.demo.model import DemoLlava, DemoShape, build_tokenizer
 from server.demo.scenes import generate_scene
 from server.demo.train import TrainConfig, train_demo
+from server.model_repo import resolve_model
 
 TINY_RUN: dict[str, Any] = {
     "scenes": 64,
@@ -79,6 +80,23 @@ def test_checkpoints_have_the_original_and_hf_layouts(runs: tuple[Path, Path]) -
     assert (hf / "chat_template.jinja").is_file() or "chat_template" in (
         hf / "tokenizer_config.json"
     ).read_text()
+
+
+def test_output_folders_are_servable_entries(runs: tuple[Path, Path], tmp_path: Path) -> None:
+    """Each written folder gets a model.yaml, so `serve --model FOLDER` takes it as it is."""
+    original = resolve_model(str(runs[0]), tmp_path)
+    assert (original.name, original.format, original.conversation) == (
+        "llava-demo",
+        "original",
+        "llava_v0",
+    )
+    assert original.source.path == runs[0] / "weights"
+    hf = resolve_model(str(runs[0].parent / "llava-demo-hf"), tmp_path)
+    assert (hf.name, hf.format, hf.source.path) == (
+        "llava-demo-hf",
+        "hf",
+        runs[0].parent / "llava-demo-hf" / "weights",
+    )
 
 
 def full_rows_loss(model: DemoLlava, batch: Batch, features: torch.Tensor) -> torch.Tensor:

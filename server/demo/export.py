@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Final
 
 import torch
+import yaml
 from tokenizers import Tokenizer
 from transformers import (
     CLIPImageProcessor,
@@ -36,6 +37,7 @@ from server.demo.model import PATCH, SELECT_LAYER, DemoLlava
 from server.demo.scenes import CANVAS
 
 TOWER_NAME: Final = "llava-demo-clip"
+MODEL_REPO: Final = Path(__file__).resolve().parents[2] / "model_repo"
 PROJECTOR_SHIFT: Final = 32.0
 RECIPE: Final = TinyOriginalRecipe(
     TOWER_NAME, CANVAS, 3, "linear", SELECT_LAYER, "patch", "square", False, 0
@@ -48,13 +50,26 @@ def export_all(
     tower: CLIPVisionModel,
     tokenizer: PreTrainedTokenizerFast,
     processor: CLIPImageProcessor,
-    hf_out: Path | None = None,
 ) -> None:
+    hf_out = out.parent / f"{out.name}-hf"
     export_original(out / "weights", model, tokenizer)
     export_tower(out / "tower", tower, processor)
-    export_hf(
-        hf_out or out.parent / f"{out.name}-hf" / "weights", model, tower, tokenizer, processor
-    )
+    export_hf(hf_out / "weights", model, tower, tokenizer, processor)
+    write_model_yaml(out, "llava-demo")
+    write_model_yaml(hf_out, "llava-demo-hf")
+
+
+def write_model_yaml(folder: Path, like: str) -> None:
+    """A folder written outside model_repo gets the settings of the committed entry `like`
+    under its own name, so `llava-serve serve --model FOLDER` serves it as it is; an existing
+    model.yaml (the committed entries' own) is kept."""
+    path = folder / "model.yaml"
+    if path.exists():
+        return
+    settings = yaml.safe_load((MODEL_REPO / like / "model.yaml").read_text())
+    settings["name"] = folder.name
+    header = f"# Written by llava-serve train-demo with the settings of model_repo/{like}.\n"
+    path.write_text(header + yaml.safe_dump(settings, sort_keys=False))
 
 
 def export_original(folder: Path, model: DemoLlava, tokenizer: PreTrainedTokenizerFast) -> None:
