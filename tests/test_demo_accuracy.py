@@ -58,9 +58,8 @@ def test_the_served_model_answers_from_the_picture(
     assert all(table[kind] >= 50.0 for kind in RESPONSE_TYPES), (table, wrong)
 
 
-# The committed model reaches about 83 / 100 / 74 % on eval-demo's 300 scenes: lookups keyed
-# by colour and shape together, and comparing two objects' places, are still weak
-# (docs/demo-model.md).
+# The committed model reaches 95 / 100 / 75 % on eval-demo's 300 scenes: comparing two
+# objects' places and "what is above/below the ..." are still weak (docs/demo-model.md).
 # Strict: once a retrained model meets the target, this test XPASSes and fails, so the marker
 # must go.
 @pytest.mark.xfail(strict=True, reason="committed demo model is below the 95% target")
