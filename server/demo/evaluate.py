@@ -22,6 +22,7 @@ from typing import Final
 
 import httpx
 
+from server.demo.forms import question_form
 from server.demo.instructions import RESPONSE_TYPES, Sample, make_sample
 from server.demo.offline_eval import EVAL_SEED_BASE, eval_seeds, summarise
 from server.demo.scenes import Scene, generate_scene, render_scene
@@ -134,6 +135,18 @@ def table(rows: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def form_table(graded: Sequence[Graded]) -> str:
+    """A markdown table of accuracy by question form, within each response type."""
+    marks: dict[tuple[str, str], list[bool]] = {}
+    for item in graded:
+        marks.setdefault((item.sample.kind, question_form(item.sample)), []).append(item.correct)
+    lines = ["| type | question form | right | asked | accuracy |", "|---|---|---:|---:|---:|"]
+    for (kind, form), right in sorted(marks.items()):
+        share = 100.0 * sum(right) / len(right)
+        lines.append(f"| {kind} | {form} | {sum(right)} | {len(right)} | {share:.1f} |")
+    return "\n".join(lines)
+
+
 def ablation_rows(summary_path: Path) -> dict[str, dict[str, float]]:
     if not summary_path.is_file():
         return {}
@@ -160,6 +173,8 @@ def eval_demo(
     rows = {**ablation_rows(summary), "full data (served, through the API)": accuracy(graded)}
     print(f"{count} fresh scenes (seeds {seed_base}..{seed_base + count - 1}), greedy decoding")
     print(table(rows))
+    print("\nBy question form (the served model):")
+    print(form_table(graded))
     for item in [g for g in graded if not g.correct][:show_errors]:
         print(
             f"- seed {item.scene.seed} {item.sample.kind}: {item.sample.question!r} "
