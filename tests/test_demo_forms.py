@@ -7,7 +7,7 @@ from server.demo.forms import question_form
 from server.demo.instructions import Sample, make_sample
 from server.demo.scenes import generate_scene
 
-CONVERSATION_FORMS = {
+EXPECTED_CONVERSATION_FORMS = {
     "count all objects",
     "count one shape",
     "colour of a shape",
@@ -18,7 +18,7 @@ CONVERSATION_FORMS = {
     "presence (yes)",
     "presence (no)",
 }
-REASONING_FORMS = {
+EXPECTED_REASONING_FORMS = {
     "further left / right",
     "higher / lower",
     "what is above / below",
@@ -34,8 +34,8 @@ def _forms_of(kind: str) -> set[str]:
 
 
 def test_each_type_has_its_forms() -> None:
-    assert _forms_of("conversation") == CONVERSATION_FORMS
-    assert _forms_of("reasoning") == REASONING_FORMS
+    assert _forms_of("conversation") == EXPECTED_CONVERSATION_FORMS
+    assert _forms_of("reasoning") == EXPECTED_REASONING_FORMS
     assert _forms_of("detail") == {"detail"}
 
 
