@@ -81,6 +81,11 @@ class ModelSpec(_Strict):
     conversation: str | None = Field(
         None, description="format original: the original code's conversation template name."
     )
+    image_placement: Literal["before_text", "after_text"] = Field(
+        "before_text",
+        description="format original: where a user turn's images go, before its text (the "
+        "original serving code's rule) or after it (for a model trained so).",
+    )
     engine: EngineSpec = Field(default_factory=EngineSpec)
     limits: RequestLimits = Field(default_factory=RequestLimits)
     sampling: SamplingDefaults = Field(default_factory=SamplingDefaults)
@@ -90,6 +95,8 @@ class ModelSpec(_Strict):
         if self.format == "hf":
             if self.vision_tower is not None or self.conversation is not None:
                 raise ValueError("vision_tower and conversation are for format original only")
+            if self.image_placement != "before_text":
+                raise ValueError("image_placement is for format original; hf: the chat template")
             return self
         if self.vision_tower is None or self.conversation is None:
             raise ValueError("format original needs vision_tower and conversation")

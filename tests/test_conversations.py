@@ -111,3 +111,11 @@ def test_images_go_first_each_on_its_own_line() -> None:
     assert user_turn_text(["Compare."], 2, False) == "<image>\n<image>\nCompare."
     assert user_turn_text(["Look."], 1, True) == "<im_start><image><im_end>\nLook."
     assert user_turn_text(["a", "b"], 0, False) == "a\nb"
+
+
+def test_images_after_the_text_each_on_its_own_line() -> None:
+    """image_placement after_text: "question\\n<image>", as LLaVA-Instruct places some images."""
+    assert user_turn_text(["Compare."], 2, False, True) == "Compare.\n<image>\n<image>"
+    assert user_turn_text(["Look."], 1, True, True) == "Look.\n<im_start><image><im_end>"
+    assert user_turn_text(["a", "b"], 0, False, True) == "a\nb"
+    assert user_turn_text([], 1, False, True) == "<image>"

@@ -39,6 +39,8 @@ def write(tmp_path: Path, text: str) -> Path:
         ("name: x\nsource: {hub: a}\nengine: {tensor_parallel: 2}\n", "engine.tensor_parallel"),
         ("name: x\nsource: {hub: a}\nsampling: {temperature: 9}\n", "sampling.temperature"),
         ("name: x\nsource: {hub: a}\nformat: gguf\n", "format"),
+        ("name: x\nsource: {hub: a}\nimage_placement: after_text\n", "image_placement"),
+        ("name: x\nsource: {hub: a}\nimage_placement: middle\n", "image_placement"),
         ("source: {hub: a}\n", "name"),
         ("- just a list\n", "mapping"),
     ],

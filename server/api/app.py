@@ -141,7 +141,10 @@ def _prompt_builder(spec: ModelSpec, local: LocalModel) -> PromptBuilder:
 
         assert local.vision_tower is not None and spec.conversation is not None
         return OriginalPromptBuilder.for_original_checkpoint(
-            local.model, local.vision_tower, spec.conversation
+            local.model,
+            local.vision_tower,
+            spec.conversation,
+            images_after_text=spec.image_placement == "after_text",
         )
     return PromptBuilder.for_hf_checkpoint(local.model, spec.chat_template)
 

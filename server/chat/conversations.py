@@ -4,7 +4,8 @@ A template renders (role, text) turns into the prompt text exactly as the origin
 `Conversation.get_prompt` does for each separator style. Images are placed as the original
 serving code places them: each image of a user turn becomes "<image>\\n" (or
 "<im_start><image><im_end>\\n" when the checkpoint sets mm_use_im_start_end) in front of the
-turn's text, as in llava/serve/cli.py and llava/eval/run_llava.py.
+turn's text, as in llava/serve/cli.py and llava/eval/run_llava.py; a model trained with its
+images after the question (model.yaml's image_placement: after_text) gets "text\\n<image>".
 """
 
 from __future__ import annotations
@@ -193,6 +194,12 @@ def image_marker(use_im_start_end: bool) -> str:
     return token + "\n"
 
 
-def user_turn_text(texts: Sequence[str], num_images: int, use_im_start_end: bool) -> str:
-    """One user turn: its images first, each on its own line, then its text parts."""
+def user_turn_text(
+    texts: Sequence[str], num_images: int, use_im_start_end: bool, images_after_text: bool = False
+) -> str:
+    """One user turn: its images first, each on its own line, then its text parts; or, for a
+    model trained so (LLaVA-Instruct puts some questions before their image), the text first."""
+    if images_after_text:
+        images = [image_marker(use_im_start_end).removesuffix("\n")] * num_images
+        return "\n".join([*texts, *images])
     return image_marker(use_im_start_end) * num_images + "\n".join(texts)

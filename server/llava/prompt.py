@@ -34,14 +34,20 @@ class OriginalPromptBuilder(PromptBuilder):
         conversation: Conversation,
         use_im_start_end: bool,
         tokens_per_image: int,
+        images_after_text: bool = False,
     ):
         super().__init__(tokenizer, "", tokens_per_image)
         self._conversation = conversation
         self._use_im_start_end = use_im_start_end
+        self._images_after_text = images_after_text
 
     @classmethod
     def for_original_checkpoint(
-        cls, checkpoint: Path, vision_tower: Path, conversation: str
+        cls,
+        checkpoint: Path,
+        vision_tower: Path,
+        conversation: str,
+        images_after_text: bool = False,
     ) -> OriginalPromptBuilder:
         config = json.loads((checkpoint / "config.json").read_text())
         tokenizer = AutoTokenizer.from_pretrained(checkpoint)
@@ -51,6 +57,7 @@ class OriginalPromptBuilder(PromptBuilder):
             CONVERSATIONS[conversation],
             bool(config.get("mm_use_im_start_end", False)),
             original_tokens_per_image(config, vision_tower),
+            images_after_text,
         )
 
     def build(self, messages: list[ChatMessage]) -> Prompt:
@@ -60,7 +67,11 @@ class OriginalPromptBuilder(PromptBuilder):
         for message in turns:
             urls = _image_urls(message)
             image_urls += urls
-            texts.append(user_turn_text(_texts(message), len(urls), self._use_im_start_end))
+            texts.append(
+                user_turn_text(
+                    _texts(message), len(urls), self._use_im_start_end, self._images_after_text
+                )
+            )
         text = self._conversation.render(texts, system)
         token_ids = self.tokenize_with_images(text)
         found = token_ids.count(DEFAULT_IMAGE_TOKEN_ID)
