@@ -74,7 +74,8 @@ def test_accuracy_on_fresh_scenes_meets_the_target(
 @pytest.mark.parametrize("seed", [SEED_BASE + 100, SEED_BASE + 101])
 @pytest.mark.parametrize("kind", RESPONSE_TYPES)
 def test_served_tokens_equal_the_reference_forward(demo_url: str, seed: int, kind: str) -> None:
-    local: LocalModel = ensure_local(resolve_model("llava-demo", REPO_MODEL_DIR), REPO_MODEL_DIR)
+    spec = resolve_model("llava-demo", REPO_MODEL_DIR)
+    local: LocalModel = ensure_local(spec, REPO_MODEL_DIR)
     assert local.vision_tower is not None
     scene = generate_scene(seed)
     question = make_sample(scene, kind).question
@@ -91,7 +92,11 @@ def test_served_tokens_equal_the_reference_forward(demo_url: str, seed: int, kin
         logprobs=True,
     )
     expected, _ = reference_greedy(
-        local.model, local.vision_tower, prompt_text(question), [render_scene(scene)], MAX_TOKENS
+        local.model,
+        local.vision_tower,
+        prompt_text(question, spec.image_placement == "after_text"),
+        [render_scene(scene)],
+        MAX_TOKENS,
     )
     logprobs = reply.choices[0].logprobs
     assert logprobs is not None and logprobs.content is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,7 @@ def test_output_folders_are_servable_entries(runs: tuple[Path, Path], tmp_path: 
         "llava_v0",
     )
     assert original.source.path == runs[0] / "weights"
+    assert original.image_placement == "after_text", "trained with the question first"
     hf = resolve_model(str(runs[0].parent / "llava-demo-hf"), tmp_path)
     assert (hf.name, hf.format, hf.source.path) == (
         "llava-demo-hf",
@@ -115,15 +117,26 @@ def full_rows_loss(model: DemoLlava, batch: Batch, features: torch.Tensor) -> to
     return loss
 
 
-@pytest.mark.parametrize("kind", ["conversation", "detail", "caption"])
-def test_shared_prefix_loss_and_gradients_equal_the_full_rows(kind: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "question_first"),
+    [
+        ("conversation", 0.0),
+        ("detail", 0.0),
+        ("caption", 0.0),
+        ("conversation", 0.5),
+        ("reasoning", 1.0),
+    ],
+)
+def test_shared_prefix_loss_and_gradients_equal_the_full_rows(
+    kind: str, question_first: float
+) -> None:
     """batch_loss computes the system prefix once for all rows: exact up to float rounding."""
     torch.manual_seed(0)
     tokenizer = build_tokenizer()
     scenes = [generate_scene(seed) for seed in range(16)]
     model = DemoLlava(tokenizer, DemoShape())
     features = torch.randn(len(scenes), DemoShape().image_tokens, DemoShape().vision_hidden)
-    batch = Batcher(tokenizer, scenes, DemoShape().image_tokens).sample_batch(
+    batch = Batcher(tokenizer, scenes, DemoShape().image_tokens, question_first).sample_batch(
         [kind], [1.0], 6, random.Random(0)
     )
     grads = []
@@ -144,3 +157,23 @@ def test_shared_prefix_loss_and_gradients_equal_the_full_rows(kind: str) -> None
     assert only_prefix and all(embedding[token].abs().sum() > 0 for token in only_prefix)
     for name in grads[0]:
         assert torch.allclose(grads[0][name], grads[1][name], atol=1e-4, rtol=0), name
+
+
+@pytest.mark.parametrize(
+    ("question_first", "turn"), [(0.0, r"<image>\n[^<]+"), (1.0, r"[^<]+\n<image>")]
+)
+def test_rows_hold_the_image_where_the_prompt_puts_it(question_first: float, turn: str) -> None:
+    """Prefix + row, the image's positions shown as one <image>, read as the llava_v0 prompt."""
+    tokenizer = build_tokenizer()
+    scenes = [generate_scene(seed) for seed in range(16)]
+    batcher = Batcher(tokenizer, scenes, DemoShape().image_tokens, question_first)
+    batch = batcher.sample_batch(["conversation"], [1.0], 6, random.Random(0))
+    for row in range(6):
+        prompt_end = int((batch.labels[row] != IGNORE).nonzero()[0])
+        image = batch.image_mask[row, :prompt_end].nonzero().flatten().tolist()
+        assert len(image) == DemoShape().image_tokens
+        assert image == list(range(image[0], image[0] + len(image)))
+        ids = batch.input_ids[row, :prompt_end].tolist()
+        before = tokenizer.decode(batch.prefix_ids[0].tolist() + ids[: image[0]])
+        text = before + "<image>" + tokenizer.decode(ids[image[-1] + 1 :])
+        assert re.fullmatch(r"<s>A chat between .+###Human: " + turn + "###Assistant:", text), text

@@ -1,7 +1,8 @@
 """Training batches: samples -> padded rows, labels and the image features to splice.
 
 Every prompt starts with the same `llava_v0` system text ("A chat between ... ###Human: "),
-32 of a row's 40 to 90 tokens. The batch keeps it once (`prefix_ids`); `batch_loss` runs the
+32 of a row's 40 to 90 tokens. The batch keeps the start that all its rows share once
+(`prefix_ids`; the image or question that follows sits in each row); `batch_loss` runs the
 decoder on it once per step and lets every row attend to its keys and values. Autograd sums
 the rows' gradients through that one computation, so loss and gradients equal those of the
 full rows (tests/test_demo_training.py checks it) at a fraction of the cost. Each batch holds
@@ -32,18 +33,26 @@ class Batch:
     input_ids: torch.Tensor  # (b, t) after the prefix; the first image_tokens hold <pad>
     labels: torch.Tensor  # IGNORE except on answer tokens (and </s>)
     attention_mask: torch.Tensor  # (b, t), of the rows only (the prefix is never padding)
+    image_mask: torch.Tensor  # (b, t): True where the row's image features go
     scene_indices: torch.Tensor
 
 
 class Batcher:
-    def __init__(self, tokenizer: PreTrainedTokenizerFast, scenes: Sequence[Scene], tokens: int):
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerFast,
+        scenes: Sequence[Scene],
+        tokens: int,
+        question_first: float = 0.0,
+    ):
         self.tokenizer = tokenizer
         self.scenes = scenes
         self.image_tokens = tokens
-        self._pieces = functools.lru_cache(maxsize=4096)(self._uncached_pieces)
+        self.question_first = question_first
+        self._pieces = functools.lru_cache(maxsize=8192)(self._uncached_pieces)
 
-    def _uncached_pieces(self, question: str) -> tuple[list[int], list[int]]:
-        return prompt_pieces(self.tokenizer, question)
+    def _uncached_pieces(self, question: str, after: bool) -> tuple[list[int], list[int]]:
+        return prompt_pieces(self.tokenizer, question, after)
 
     def sample_batch(
         self, kinds: Sequence[str], weights: Sequence[float], size: int, rng: random.Random
@@ -52,44 +61,60 @@ class Batcher:
         kind = rng.choices(kinds, weights)[0]
         indices = [rng.randrange(len(self.scenes)) for _ in range(size)]
         salt = rng.randrange(1 << 30)
-        rows: list[tuple[list[int], list[int]]] = []
-        prefixes: set[tuple[int, ...]] = set()
+        pieces: list[tuple[list[int], list[int], list[int]]] = []
         for index in indices:
             sample = make_sample(self.scenes[index], kind, salt)
-            before, after = self._pieces(sample.question)
-            prefixes.add(tuple(before))
+            # No draw at 0, so image-first runs keep their RNG stream.
+            question_first = self.question_first != 0 and rng.random() < self.question_first
+            before, after = self._pieces(sample.question, question_first)
             answer = self.tokenizer(" " + sample.answer, add_special_tokens=False).input_ids
-            prompt = [self.tokenizer.pad_token_id] * self.image_tokens + after
-            rows.append((prompt, [*answer, self.tokenizer.eos_token_id]))
-        if len(prefixes) != 1:
-            raise ValueError("the text before the image differs between rows")
-        prefix = torch.tensor([prefixes.pop()])
-        return self._pad(kind, prefix, rows, torch.tensor(indices))
+            pieces.append((before, after, [*answer, self.tokenizer.eos_token_id]))
+        shared = _common_prefix_length([before for before, _, _ in pieces])
+        prefix = torch.tensor([pieces[0][0][:shared]])
+        return self._pad(kind, prefix, shared, pieces, torch.tensor(indices))
 
     def _pad(
         self,
         kind: str,
         prefix: torch.Tensor,
-        rows: list[tuple[list[int], list[int]]],
+        shared: int,
+        pieces: list[tuple[list[int], list[int], list[int]]],
         idx: torch.Tensor,
     ) -> Batch:
-        length = max(len(p) + len(a) for p, a in rows)
-        ids = torch.full((len(rows), length), self.tokenizer.pad_token_id, dtype=torch.long)
+        pad = self.tokenizer.pad_token_id
+        rows = [
+            (before[shared:] + [pad] * self.image_tokens + after, answer, len(before) - shared)
+            for before, after, answer in pieces
+        ]
+        length = max(len(p) + len(a) for p, a, _ in rows)
+        ids = torch.full((len(rows), length), pad, dtype=torch.long)
         labels = torch.full((len(rows), length), IGNORE, dtype=torch.long)
         mask = torch.zeros((len(rows), length), dtype=torch.long)
-        for row, (prompt, answer) in enumerate(rows):
+        image = torch.zeros((len(rows), length), dtype=torch.bool)
+        for row, (prompt, answer, image_at) in enumerate(rows):
             end = len(prompt) + len(answer)
             ids[row, :end] = torch.tensor(prompt + answer)
             labels[row, len(prompt) : end] = torch.tensor(answer)
             mask[row, :end] = 1
-        return Batch(kind, prefix, ids, labels, mask, idx)
+            image[row, image_at : image_at + self.image_tokens] = True
+        return Batch(kind, prefix, ids, labels, mask, image, idx)
+
+
+def _common_prefix_length(sequences: list[list[int]]) -> int:
+    """How many leading tokens every row shares (at least the system prompt's)."""
+    length = min(len(sequence) for sequence in sequences)
+    first = sequences[0]
+    for sequence in sequences[1:]:
+        while sequence[:length] != first[:length]:
+            length -= 1
+    return length
 
 
 def row_embeddings(model: DemoLlava, batch: Batch, features: torch.Tensor) -> torch.Tensor:
     """The rows' input embeddings with H_v = W · Z_v in place of the image tokens."""
-    embeds = model.llm.get_input_embeddings()(batch.input_ids)
+    embeds: torch.Tensor = model.llm.get_input_embeddings()(batch.input_ids)
     image = model.projector(features[batch.scene_indices])
-    return torch.cat([image, embeds[:, image.shape[1] :]], dim=1)
+    return embeds.masked_scatter(batch.image_mask.unsqueeze(-1), image)
 
 
 def batch_loss(model: DemoLlava, batch: Batch, features: torch.Tensor) -> torch.Tensor:

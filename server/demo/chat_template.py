@@ -2,7 +2,9 @@
 
 It renders what server/chat/conversations.py renders for llava_v0 (SINGLE separator "###"):
 "<s>" + system + "###" + "Human: " + images ("<image>\\n" each) + texts joined by "\\n" + "###"
-+ "Assistant: " + answer + "###" ... + "Assistant:". A system message replaces the default
++ "Assistant: " + answer + "###" ... + "Assistant:", or, for a model trained with the question
+first (image_placement after_text), the texts and then "\\n<image>" for each image, joined by
+"\\n". A system message replaces the default
 system text. The parts loop iterates a variable named `content` because that is how vLLM's
 template sniffing recognises a template taking content parts.
 """
@@ -15,7 +17,13 @@ from server.chat.conversations import CONVERSATIONS
 
 _SYSTEM: Final = CONVERSATIONS["llava_v0"].system
 
-LLAVA_V0_TEMPLATE: Final = (
+
+def llava_v0_template(images_after_text: bool) -> str:
+    """The template; with images_after_text a user turn is its texts, then "\\n<image>" each."""
+    return _HEAD + (_TEXTS_THEN_IMAGES if images_after_text else _IMAGES_THEN_TEXTS) + _TAIL
+
+
+_HEAD: Final = (
     "{%- set ns = namespace(system='" + _SYSTEM.replace("'", "\\'") + "') -%}"
     "{%- for message in messages -%}{%- if message['role'] == 'system' -%}"
     "{%- if message['content'] is string -%}{%- set ns.system = message['content'] -%}"
@@ -27,15 +35,22 @@ LLAVA_V0_TEMPLATE: Final = (
     "{%- set content = [{'type': 'text', 'text': message['content']}] -%}"
     "{%- else -%}{%- set content = message['content'] -%}{%- endif -%}"
     "{{- ('Human' if message['role'] == 'user' else 'Assistant') + ': ' -}}"
-    "{%- for part in content -%}"
-    "{%- if part['type'] in ['image', 'image_url'] -%}{{ '<image>\\n' }}{%- endif -%}"
-    "{%- endfor -%}"
     "{%- set texts = namespace(items=[]) -%}"
     "{%- for part in content -%}"
     "{%- if part['type'] == 'text' -%}{%- set texts.items = texts.items + [part['text']] -%}"
     "{%- endif -%}"
     "{%- endfor -%}"
-    "{{- texts.items | join('\\n') + '###' -}}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{ 'Assistant:' }}{%- endif -%}"
+)
+_IMAGES: Final = "{%- for part in content if part['type'] in ['image', 'image_url'] -%}"
+_IMAGES_THEN_TEXTS: Final = (
+    _IMAGES + "{{ '<image>\\n' }}{%- endfor -%}{{- texts.items | join('\\n') -}}"
+)
+_TEXTS_THEN_IMAGES: Final = (
+    "{%- set items = namespace(list=texts.items) -%}"
+    + _IMAGES
+    + "{%- set items.list = items.list + ['<image>'] -%}{%- endfor -%}"
+    "{{- items.list | join('\\n') -}}"
+)
+_TAIL: Final = (
+    "{{- '###' -}}{%- endfor -%}{%- if add_generation_prompt -%}{{ 'Assistant:' }}{%- endif -%}"
 )

@@ -34,6 +34,12 @@ def add_demo_commands(commands: Any) -> None:
     train.add_argument("--text-hidden", type=int, default=None, help="decoder width (x head dim)")
     train.add_argument("--text-layers", type=int, default=None, help="decoder layers")
     train.add_argument("--text-head-dim", type=int, default=None, help="decoder head width")
+    train.add_argument(
+        "--question-first",
+        type=float,
+        default=None,
+        help="share of training rows with the question first (default 1; 0: image first)",
+    )
     train.add_argument("--no-ablations", action="store_true", help="skip the ablation runs")
     train.add_argument("--eval-scenes", type=int, default=None)
     train.add_argument(

@@ -32,7 +32,7 @@ from transformers import (
 from server.checkpoints.tiny_hf import _hub_layout_state_dict
 from server.checkpoints.tiny_original import TinyOriginalRecipe, _mm_keys, _save_weights
 from server.checkpoints.tokenizer import IMAGE_TOKEN, special_token_ids
-from server.demo.chat_template import LLAVA_V0_TEMPLATE
+from server.demo.chat_template import llava_v0_template
 from server.demo.model import PATCH, SELECT_LAYER, DemoLlava
 from server.demo.scenes import CANVAS
 
@@ -50,24 +50,30 @@ def export_all(
     tower: CLIPVisionModel,
     tokenizer: PreTrainedTokenizerFast,
     processor: CLIPImageProcessor,
+    images_after_text: bool,
 ) -> None:
+    """Both formats; the prompt puts the image where training put it (model.yaml's
+    image_placement for the original format, the chat template for llava-hf)."""
     hf_out = out.parent / f"{out.name}-hf"
     export_original(out / "weights", model, tokenizer)
     export_tower(out / "tower", tower, processor)
-    export_hf(hf_out / "weights", model, tower, tokenizer, processor)
-    write_model_yaml(out, "llava-demo")
-    write_model_yaml(hf_out, "llava-demo-hf")
+    template = llava_v0_template(images_after_text)
+    export_hf(hf_out / "weights", model, tower, tokenizer, processor, template)
+    placement = "after_text" if images_after_text else "before_text"
+    write_model_yaml(out, "llava-demo", {"image_placement": placement})
+    write_model_yaml(hf_out, "llava-demo-hf", {})
 
 
-def write_model_yaml(folder: Path, like: str) -> None:
+def write_model_yaml(folder: Path, like: str, settings_of_this_run: dict[str, str]) -> None:
     """A folder written outside model_repo gets the settings of the committed entry `like`
-    under its own name, so `llava-serve serve --model FOLDER` serves it as it is; an existing
-    model.yaml (the committed entries' own) is kept."""
+    (with this run's own) under its own name, so `llava-serve serve --model FOLDER` serves it
+    as it is; an existing model.yaml (the committed entries' own) is kept."""
     path = folder / "model.yaml"
     if path.exists():
         return
     settings = yaml.safe_load((MODEL_REPO / like / "model.yaml").read_text())
     settings["name"] = folder.name
+    settings.update(settings_of_this_run)
     header = f"# Written by llava-serve train-demo with the settings of model_repo/{like}.\n"
     path.write_text(header + yaml.safe_dump(settings, sort_keys=False))
 
@@ -133,6 +139,7 @@ def export_hf(
     tower: CLIPVisionModel,
     tokenizer: PreTrainedTokenizerFast,
     processor: CLIPImageProcessor,
+    chat_template: str,
 ) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     image_token_id = special_token_ids(tokenizer)[IMAGE_TOKEN]
@@ -148,11 +155,11 @@ def export_hf(
         tokenizer=hf_tokenizer,
         patch_size=PATCH,
         vision_feature_select_strategy="default",
-        chat_template=LLAVA_V0_TEMPLATE,
+        chat_template=chat_template,
         image_token=IMAGE_TOKEN,
         num_additional_image_tokens=1,  # the CLS token, as tiny_hf explains
     ).save_pretrained(folder)
-    hf_tokenizer.chat_template = LLAVA_V0_TEMPLATE
+    hf_tokenizer.chat_template = chat_template
     hf_tokenizer.save_pretrained(folder)
 
 

@@ -15,6 +15,7 @@ def greedy_answers(
     tokenizer: PreTrainedTokenizerFast,
     features: torch.Tensor,
     questions: Sequence[str],
+    images_after_text: bool,
     max_new_tokens: int = 48,
 ) -> list[str]:
     """features: (n, patches, vision_hidden) of each question's image; left-padded batch."""
@@ -23,7 +24,7 @@ def greedy_answers(
     with torch.no_grad():
         image = model.projector(features)
         for index, question in enumerate(questions):
-            before, after = prompt_pieces(tokenizer, question)
+            before, after = prompt_pieces(tokenizer, question, images_after_text)
             rows.append(
                 torch.cat([embed(torch.tensor(before)), image[index], embed(torch.tensor(after))])
             )

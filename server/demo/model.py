@@ -58,14 +58,17 @@ class DemoShape:
         return (CANVAS // PATCH) ** 2
 
 
-def prompt_text(question: str) -> str:
-    """What the server renders for one user turn with one image, generation prompt included."""
-    return CONVERSATIONS[CONVERSATION].render([user_turn_text([question], 1, False)])
+def prompt_text(question: str, images_after_text: bool) -> str:
+    """What the server renders for one user turn with one image, generation prompt included
+    (model.yaml's image_placement: after_text puts the question first)."""
+    turn = user_turn_text([question], 1, False, images_after_text)
+    return CONVERSATIONS[CONVERSATION].render([turn])
 
 
 def demo_corpus() -> list[str]:
     """The tokenizer's training text: the template and every kind of demo text."""
-    lines = [prompt_text(q) for q in BRIEF_PROMPTS + DETAIL_PROMPTS]
+    # Image first, as the corpus always was: a different corpus is a different tokenizer.
+    lines = [prompt_text(q, images_after_text=False) for q in BRIEF_PROMPTS + DETAIL_PROMPTS]
     for seed in range(TOKENIZER_SCENES):
         scene = generate_scene(seed)
         for kind in ("caption", *RESPONSE_TYPES):
@@ -143,8 +146,10 @@ def tower_features(tower: CLIPVisionModel, pixels: torch.Tensor) -> torch.Tensor
     return selected.contiguous()
 
 
-def prompt_pieces(tokenizer: PreTrainedTokenizerFast, question: str) -> tuple[list[int], list[int]]:
+def prompt_pieces(
+    tokenizer: PreTrainedTokenizerFast, question: str, images_after_text: bool
+) -> tuple[list[int], list[int]]:
     """Token ids before and after the image, as tokenizer_image_token makes them."""
-    before, after = prompt_text(question).split(IMAGE_PLACEHOLDER)
+    before, after = prompt_text(question, images_after_text).split(IMAGE_PLACEHOLDER)
     after_ids: list[int] = tokenizer(after).input_ids
     return tokenizer(before).input_ids, after_ids[1:]

@@ -39,6 +39,7 @@ def evaluate_offline(
     tower: CLIPVisionModel,
     processor: CLIPImageProcessor,
     count: int,
+    images_after_text: bool,
 ) -> dict[str, float]:
     scenes = [generate_scene(seed) for seed in eval_seeds(count)]
     pixels = processor(images=[render_scene(s) for s in scenes], return_tensors="pt")
@@ -50,7 +51,10 @@ def evaluate_offline(
         for start in range(0, count, 100):
             chunk = samples[start : start + 100]
             questions = [sample.question for sample in chunk]
-            answers += greedy_answers(model, tokenizer, features[start : start + 100], questions)
+            chunk_features = features[start : start + 100]
+            answers += greedy_answers(
+                model, tokenizer, chunk_features, questions, images_after_text
+            )
         correct[kind] = [is_correct(a, s.answer) for a, s in zip(answers, samples, strict=True)]
     torch.set_grad_enabled(True)
     return summarise(correct)

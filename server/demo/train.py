@@ -54,6 +54,9 @@ class TrainConfig:
     text_hidden: int = DemoShape().text_hidden  # a multiple of text_head_dim
     text_layers: int = DemoShape().text_layers
     text_head_dim: int = DemoShape().text_head_dim
+    # The share of rows whose question comes before the image (the rest: image first). The
+    # question first lets the image tokens attend to it in the causal decoder (docs).
+    question_first: float = 1.0
     ablations: bool = True
     eval_scenes: int = 300
     threads: int = 1
@@ -165,14 +168,18 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
     tower = pretrain_encoder(scenes, pixels, config, log)
     chunks = [pixels[start : start + 500] for start in range(0, len(pixels), 500)]
     features = torch.cat([tower_features(tower, chunk) for chunk in chunks])
+    # The served prompt puts the question where most training rows had it.
+    images_after_text = config.question_first >= 0.5
 
     def evaluate(model: DemoLlava) -> dict[str, float]:
-        return evaluate_offline(model, tokenizer, tower, processor, config.eval_scenes)
+        return evaluate_offline(
+            model, tokenizer, tower, processor, config.eval_scenes, images_after_text
+        )
 
-    batcher = Batcher(tokenizer, scenes, DemoShape().image_tokens)
+    batcher = Batcher(tokenizer, scenes, DemoShape().image_tokens, config.question_first)
     model, stage1 = train_language_side(tokenizer, scenes, batcher, features, config, log)
     rows = {"stage 1 only": evaluate(stage1)} if config.ablations else {}
-    export_all(config.out, model, tower, tokenizer, processor)
+    export_all(config.out, model, tower, tokenizer, processor, images_after_text)
     accuracy = {"full data": evaluate(model), **rows}
     summary: dict[str, object] = {
         "config": {k: str(v) for k, v in asdict(config).items()},
