@@ -38,8 +38,17 @@ def test_comparisons_name_the_winner() -> None:
     )
 
 
-def test_relative_lists_what_is_above_or_below() -> None:
+def test_relative_says_where_the_anchor_is_then_lists_what_is_above_or_below() -> None:
     answers = _all_answers(_relative, SCENE)
-    assert answers["What is below the red circle?"] == "The blue square is below the red circle."
-    assert answers["What is above the red circle?"] == "Nothing is above the red circle."
-    assert answers["What is above the blue square?"] == "The red circle is above the blue square."
+    assert answers["What is below the red circle?"] == (
+        "The red circle is at the top left, so the blue square is below it."
+    )
+    assert answers["What is above the red circle?"] == (
+        "The red circle is at the top left, so nothing is above it."
+    )
+    assert answers["What is above the blue square?"] == (
+        "The blue square is at the center, so the red circle is above it."
+    )
+    assert answers["What is below the blue square?"] == (
+        "The blue square is at the center, so nothing is below it."
+    )

@@ -140,11 +140,13 @@ def _relative(scene: Scene, rng: random.Random) -> tuple[str, str]:
         if (obj.row < anchor.row if word == "above" else obj.row > anchor.row)
     ]
     question = f"What is {word} the {anchor.name}?"
+    # Saying first where the anchor is puts its row next to the words that need it.
+    where = f"The {anchor.name} is at the {anchor.position}, so"
     if not found:
-        return question, f"Nothing is {word} the {anchor.name}."
+        return question, f"{where} nothing is {word} it."
     names = " and ".join(f"the {obj.name}" for obj in found)
     verb = "is" if len(found) == 1 else "are"
-    return question, f"{names[0].upper()}{names[1:]} {verb} {word} the {anchor.name}."
+    return question, f"{where} {names} {verb} {word} it."
 
 
 def _not_shape(scene: Scene, rng: random.Random) -> tuple[str, str]:
