@@ -150,3 +150,24 @@ def test_pull_prints_the_model_and_the_vision_tower(tmp_path: Path) -> None:
     assert (Path(paths["model"]) / "config.json").is_file()
     tower_config = json.loads((Path(paths["vision_tower"]) / "config.json").read_text())
     assert tower_config["image_size"] == 32
+
+
+def test_images_after_text_follow_the_text_whatever_the_part_order(home: Path) -> None:
+    """image_placement after_text: the same ids whether the image part comes first or last."""
+    local = ensure_local(resolve_model("tiny-llava-v1-linear", REPO_MODEL_DIR), home)
+    assert local.vision_tower is not None
+    builder = OriginalPromptBuilder.for_original_checkpoint(
+        local.model, local.vision_tower, "llava_v0", images_after_text=True
+    )
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    text = {"type": "text", "text": "Hi"}
+    prompts = [
+        builder.build([ChatMessage.model_validate({"role": "user", "content": parts})])
+        for parts in ([image, text], [text, image])
+    ]
+    assert prompts[0].token_ids == prompts[1].token_ids
+    ids = prompts[0].token_ids
+    placeholder = ids.index(0)
+    tokenizer = builder.tokenizer
+    assert ids[: placeholder - 1] == tokenizer(HUMAN_SYSTEM + "###Human: Hi\n").input_ids
+    assert tokenizer.convert_ids_to_tokens(ids[placeholder - 1]) == "<im_start>"
