@@ -35,7 +35,7 @@ from server.demo.scenes import CANVAS, Scene, generate_scene, render_scene
 @dataclass(frozen=True)
 class TrainConfig:
     out: Path
-    seed: int = 1  # of seeds 0, 1 and 2, only 1 learnt presence well (docs/demo-model.md)
+    seed: int = 3  # of seeds 1 to 4, only 3 learnt every question form (docs/demo-model.md)
     scenes: int = 5000
     encoder_steps: int = 600  # 150 left the cell of an occupied patch 82% decodable
     # CLIP starts its position embeddings at std 0.02, like its weights; a coloured patch's
