@@ -30,7 +30,7 @@ IGNORE = -100
 class Batch:
     kind: str  # every row is a sample of this kind
     prefix_ids: torch.Tensor  # (1, p): the system prompt before the image, shared by all rows
-    input_ids: torch.Tensor  # (b, t) after the prefix; the first image_tokens hold <pad>
+    input_ids: torch.Tensor  # (b, t) after the prefix; <pad> where image_mask is True
     labels: torch.Tensor  # IGNORE except on answer tokens (and </s>)
     attention_mask: torch.Tensor  # (b, t), of the rows only (the prefix is never padding)
     image_mask: torch.Tensor  # (b, t): True where the row's image features go
