@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 import torch
 from transformers import PreTrainedTokenizerFast
 
-from server.chat.conversations import CONVERSATIONS
 from server.demo.instructions import RESPONSE_TYPES, make_sample
 from server.demo.model import CONVERSATION, DemoLlava
 from server.demo.scenes import Scene
+from server.prompts.conversations import CONVERSATIONS
 
 if TYPE_CHECKING:
     from server.demo.train import LossLog, TrainConfig

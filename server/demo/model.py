@@ -2,7 +2,7 @@
 
 The same HF modules are trained here and exported (server/demo/export.py), so what was trained
 is exactly what is served. Prompts are rendered with the original `llava_v0` conversation and
-tokenized like the original tokenizer_image_token (server/llava/prompt.py), image features
+tokenized like the original tokenizer_image_token (server/prompts/original.py), image features
 spliced where "<image>" was.
 """
 
@@ -23,7 +23,6 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from server.chat.conversations import CONVERSATIONS, IMAGE_PLACEHOLDER, user_turn_text
 from server.checkpoints.tokenizer import (
     BOS_TOKEN,
     EOS_TOKEN,
@@ -36,6 +35,7 @@ from server.checkpoints.tokenizer import (
 )
 from server.demo.instructions import BRIEF_PROMPTS, DETAIL_PROMPTS, RESPONSE_TYPES, make_sample
 from server.demo.scenes import CANVAS, generate_scene
+from server.prompts.conversations import CONVERSATIONS, IMAGE_PLACEHOLDER, user_turn_text
 
 CONVERSATION: Final = "llava_v0"
 PATCH: Final = 16
