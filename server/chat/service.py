@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -125,7 +124,3 @@ class ChatService:
 def _record(chat: PreparedChat, prompt_tokens: int, completion_tokens: int, last: Any) -> None:
     counts = metrics.GenerationCounts(prompt_tokens, completion_tokens, chat.image_tokens)
     metrics.record_generation(counts, chat.started, last)
-
-
-def new_request_id() -> str:
-    return f"chatcmpl-{uuid.uuid4().hex}"
