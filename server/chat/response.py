@@ -1,7 +1,5 @@
-"""vLLM outputs -> OpenAI chat.completion objects and chat.completion.chunk events, as plain dicts.
-
-Plain dicts and one json.dumps per event: no per-token pydantic round-trips on the hot path.
-"""
+"""vLLM outputs -> OpenAI chat.completion objects and chat.completion.chunk events (wire.py's
+TypedDicts: plain dicts and one json.dumps per event, no per-token pydantic round-trips)."""
 
 from __future__ import annotations
 
@@ -13,6 +11,18 @@ from typing import Any
 from vllm.logprobs import Logprob
 from vllm.outputs import CompletionOutput, RequestOutput
 
+from server.chat.wire import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Choice,
+    ChoiceLogprobs,
+    ChunkChoice,
+    CompletionUsage,
+    Delta,
+    TokenLogprob,
+    TopLogprob,
+)
+
 
 @dataclass(frozen=True)
 class ResponseHeader:
@@ -23,7 +33,7 @@ class ResponseHeader:
     model: str
 
 
-def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+def usage(prompt_tokens: int, completion_tokens: int) -> CompletionUsage:
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -42,7 +52,7 @@ class LogprobsOptions:
     token_bytes: TokenBytesFn
 
 
-def _token_entry(token_id: int, logprob: Logprob, token_bytes: TokenBytesFn) -> dict[str, Any]:
+def _token_entry(token_id: int, logprob: Logprob, token_bytes: TokenBytesFn) -> TopLogprob:
     raw = token_bytes(token_id)
     return {
         "token": raw.decode("utf-8", errors="replace"),
@@ -56,24 +66,25 @@ def logprobs_content(
     positions: Sequence[Mapping[int, Logprob]],
     top: int,
     token_bytes: TokenBytesFn,
-) -> list[dict[str, Any]]:
+) -> list[TokenLogprob]:
     """OpenAI's logprobs.content: the chosen token, and the `top` most likely ones, per position."""
     content = []
     for token_id, candidates in zip(token_ids, positions, strict=True):
-        entry = _token_entry(token_id, candidates[token_id], token_bytes)
         ranked = sorted(candidates.items(), key=lambda item: item[1].rank or 0)
-        entry["top_logprobs"] = [
+        alternatives = [
             _token_entry(candidate_id, candidate, token_bytes)
             for candidate_id, candidate in ranked
             if (candidate.rank or 0) <= top
         ][:top]
+        chosen = _token_entry(token_id, candidates[token_id], token_bytes)
+        entry: TokenLogprob = {**chosen, "top_logprobs": alternatives}
         content.append(entry)
     return content
 
 
 def _choice_logprobs(
     completion: CompletionOutput, options: LogprobsOptions | None
-) -> dict[str, Any] | None:
+) -> ChoiceLogprobs | None:
     if options is None or completion.logprobs is None:
         return None
     content = logprobs_content(
@@ -84,8 +95,8 @@ def _choice_logprobs(
 
 def completion_object(
     header: ResponseHeader, final: RequestOutput, logprobs: LogprobsOptions | None
-) -> dict[str, Any]:
-    choices = [
+) -> ChatCompletion:
+    choices: list[Choice] = [
         {
             "index": completion.index,
             "message": {"role": "assistant", "content": completion.text},
@@ -114,10 +125,10 @@ SSE_DONE = b"data: [DONE]\n\n"
 
 def chunk(
     header: ResponseHeader,
-    choices: list[dict[str, Any]],
-    usage_counts: dict[str, int] | None = None,
-) -> dict[str, Any]:
-    payload: dict[str, Any] = {
+    choices: list[ChunkChoice],
+    usage_counts: CompletionUsage | None = None,
+) -> ChatCompletionChunk:
+    payload: ChatCompletionChunk = {
         "id": header.id,
         "object": "chat.completion.chunk",
         "created": header.created,
@@ -131,18 +142,18 @@ def chunk(
 
 def delta_choice(
     index: int,
-    delta: dict[str, Any],
+    delta: Delta,
     finish_reason: str | None = None,
-    logprobs: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    logprobs: ChoiceLogprobs | None = None,
+) -> ChunkChoice:
     return {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
 
 
-def role_choices(n: int) -> list[dict[str, Any]]:
+def role_choices(n: int) -> list[ChunkChoice]:
     return [delta_choice(index, {"role": "assistant", "content": ""}) for index in range(n)]
 
 
-def stream_choices(output: RequestOutput, logprobs: LogprobsOptions | None) -> list[dict[str, Any]]:
+def stream_choices(output: RequestOutput, logprobs: LogprobsOptions | None) -> list[ChunkChoice]:
     """The choices of one DELTA output: new text (and logprobs), and finish reasons."""
     choices = []
     for completion in output.outputs:
