@@ -1,5 +1,5 @@
 # The two commands of the README. Both set up .venv first (idempotent, seconds when up to date).
-.PHONY: setup serve test lint bench
+.PHONY: setup serve test lint bench train-demo eval-demo
 setup:
 	./scripts/setup.sh
 
@@ -12,11 +12,19 @@ test: setup
 	.venv/bin/pytest $(PYTEST_ARGS)
 
 lint: setup
-	.venv/bin/ruff check server tests scripts
-	.venv/bin/ruff format --check server tests scripts
+	.venv/bin/ruff check server llava_demo tests scripts
+	.venv/bin/ruff format --check server llava_demo tests scripts
 	.venv/bin/mypy
 
 # Side-by-side with vLLM's own server (docs/benchmarks.md); MODEL=bench-llava-hf-336 for the 336 px one.
 MODEL ?= tiny-llava-hf
 bench: setup
 	.venv/bin/python -m benchmarks.run --model $(MODEL) $(BENCH_ARGS)
+
+# The demo model (docs/demo-model.md): train it here on CPU, or measure a served one through
+# the API, e.g. make eval-demo DEMO_ARGS="--base-url http://127.0.0.1:8000/v1".
+train-demo: setup
+	.venv/bin/python -m llava_demo train $(DEMO_ARGS)
+
+eval-demo: setup
+	.venv/bin/python -m llava_demo eval $(DEMO_ARGS)

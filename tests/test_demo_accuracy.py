@@ -11,10 +11,10 @@ from pathlib import Path
 import openai
 import pytest
 
-from server.demo.evaluate import accuracy, evaluate_served, image_data_url
-from server.demo.instructions import RESPONSE_TYPES, make_sample
-from server.demo.model import prompt_text
-from server.demo.scenes import generate_scene, render_scene
+from llava_demo.evaluate import accuracy, evaluate_served, image_data_url
+from llava_demo.instructions import RESPONSE_TYPES, make_sample
+from llava_demo.model import prompt_text
+from llava_demo.scenes import generate_scene, render_scene
 from server.model_repo import resolve_model
 from server.model_store import LocalModel, ensure_local
 from server.settings import REPO_MODEL_DIR, Settings
@@ -42,7 +42,8 @@ def test_the_demo_model_is_the_default() -> None:
 
 @pytest.fixture(scope="module")
 def fresh_table(demo_url: str) -> tuple[dict[str, float], list[tuple[str, str, str]]]:
-    graded = evaluate_served(demo_url, SCENES, SEED_BASE, concurrency=4)
+    # The OpenAI clients' base URL, /v1 included, as a user would pass it to eval-demo.
+    graded = evaluate_served(f"{demo_url}/v1", SCENES, SEED_BASE, concurrency=4)
     wrong = [(g.sample.question, g.answer, g.sample.answer) for g in graded if not g.correct]
     return accuracy(graded), wrong
 

@@ -17,6 +17,8 @@ from typing import Final
 from PIL import Image, ImageDraw
 
 CANVAS: Final = 48
+# Training uses seeds 0 .. scenes-1; evaluation seeds start far above any training run's.
+EVAL_SEED_BASE: Final = 1_000_000
 CELL: Final = CANVAS // 3
 SHAPE_SIZE: Final = 12
 BACKGROUND: Final = (255, 255, 255)

@@ -1,9 +1,9 @@
-"""`llava-serve eval-demo`: the demo model's accuracy through the OpenAI API, paper style.
+"""`python -m llava_demo eval`: the demo model's accuracy through the OpenAI API, paper style.
 
 Fresh scenes (seeds from EVAL_SEED_BASE up, never used in training) go to
 /v1/chat/completions as PNG data URLs with one question of each response type, decoded
 greedily (temperature 0); each answer is scored against the ground truth by its colour, shape,
-count and position words (server/demo/scoring.py). The ablation rows (models that are not
+count and position words (llava_demo/scoring.py). The ablation rows (models that are not
 served) come from the training summary, measured at training time on the same seeds.
 """
 
@@ -21,18 +21,16 @@ from pathlib import Path
 from typing import Final
 
 import httpx
+from tqdm import tqdm
 
-from server.demo.forms import question_form
-from server.demo.instructions import RESPONSE_TYPES, Sample, make_sample
-from server.demo.offline_eval import EVAL_SEED_BASE, eval_seeds, summarise
-from server.demo.scenes import Scene, generate_scene, render_scene
-from server.demo.scoring import is_correct
+from llava_demo.forms import question_form
+from llava_demo.instructions import RESPONSE_TYPES, Sample, make_sample
+from llava_demo.offline_eval import eval_seeds, summarise
+from llava_demo.scenes import EVAL_SEED_BASE, Scene, generate_scene, render_scene
+from llava_demo.scoring import is_correct
 
 MAX_TOKENS: Final = 64
 READY_WAIT_S: Final = 300.0  # the demo model loads in ~30 s on 2 cores; larger ones take longer
-DEFAULT_SUMMARY: Final = (
-    Path(__file__).resolve().parents[2] / "model_repo" / "llava-demo" / "training_summary.json"
-)
 
 
 @dataclass(frozen=True)
@@ -96,6 +94,11 @@ def served_model(client: httpx.Client) -> str:
     return str(response.json()["data"][0]["id"])
 
 
+def api_root(base_url: str) -> str:
+    """The server's root: the OpenAI clients' base URL ends in /v1, ours need not."""
+    return base_url.rstrip("/").removesuffix("/v1")
+
+
 def evaluate_served(
     base_url: str,
     count: int,
@@ -106,11 +109,12 @@ def evaluate_served(
     """One question of each response type about each of `count` fresh scenes."""
     scenes = [generate_scene(seed) for seed in eval_seeds(count, seed_base)]
     jobs = [(scene, make_sample(scene, kind)) for kind in RESPONSE_TYPES for scene in scenes]
-    with httpx.Client(base_url=base_url, timeout=120) as client:
+    with httpx.Client(base_url=api_root(base_url), timeout=120) as client:
         wait_until_ready(client, ready_wait_s)
         model = served_model(client)
         with ThreadPoolExecutor(concurrency) as pool:
-            answers = list(pool.map(lambda job: ask(client, model, job[0], job[1].question), jobs))
+            asked = pool.map(lambda job: ask(client, model, job[0], job[1].question), jobs)
+            answers = list(tqdm(asked, total=len(jobs), desc=f"asking {model}", unit="question"))
     return [
         Graded(scene, sample, answer) for (scene, sample), answer in zip(jobs, answers, strict=True)
     ]
@@ -166,9 +170,9 @@ def eval_demo(
 ) -> int:
     wait = READY_WAIT_S if wait_s is None else wait_s
     try:
-        graded = evaluate_served(base_url.rstrip("/"), count, seed_base, ready_wait_s=wait)
+        graded = evaluate_served(base_url, count, seed_base, ready_wait_s=wait)
     except ServerNotReady as error:
-        print(f"eval-demo: {error}", file=sys.stderr)
+        print(f"llava_demo eval: {error}", file=sys.stderr)
         return 1
     rows = {**ablation_rows(summary), "full data (served, through the API)": accuracy(graded)}
     print(f"{count} fresh scenes (seeds {seed_base}..{seed_base + count - 1}), greedy decoding")

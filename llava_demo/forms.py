@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from server.demo.instructions import Sample
+from llava_demo.instructions import Sample
 
 # First match wins: "How many objects are not circles?" before "How many circles are there?".
 _QUESTION_FORMS: Final = (

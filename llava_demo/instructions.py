@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from server.demo.scenes import COLOURS, SHAPES, Scene
+from llava_demo.scenes import COLOURS, SHAPES, Scene
 
 RESPONSE_TYPES: Final = ("conversation", "detail", "reasoning")
 NUMBERS: Final = ("zero", "one", "two", "three")

@@ -1,6 +1,6 @@
 """The demo LLaVA's parts: tokenizer, frozen CLIP tower, linear projector, LLaMA decoder.
 
-The same HF modules are trained here and exported (server/demo/export.py), so what was trained
+The same HF modules are trained here and exported (llava_demo/export.py), so what was trained
 is exactly what is served. Prompts are rendered with the original `llava_v0` conversation and
 tokenized like the original tokenizer_image_token (server/llava/prompt.py), image features
 spliced where "<image>" was.
@@ -23,6 +23,8 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from llava_demo.instructions import BRIEF_PROMPTS, DETAIL_PROMPTS, RESPONSE_TYPES, make_sample
+from llava_demo.scenes import CANVAS, generate_scene
 from server.chat.conversations import CONVERSATIONS, IMAGE_PLACEHOLDER, user_turn_text
 from server.checkpoints.tokenizer import (
     BOS_TOKEN,
@@ -34,8 +36,6 @@ from server.checkpoints.tokenizer import (
     special_token_ids,
     train_bpe_tokenizer,
 )
-from server.demo.instructions import BRIEF_PROMPTS, DETAIL_PROMPTS, RESPONSE_TYPES, make_sample
-from server.demo.scenes import CANVAS, generate_scene
 
 CONVERSATION: Final = "llava_v0"
 PATCH: Final = 16

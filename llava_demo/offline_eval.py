@@ -7,19 +7,14 @@ same questions and the same ground-truth scorer.
 
 from __future__ import annotations
 
-from typing import Final
-
 import torch
 from transformers import CLIPImageProcessor, CLIPVisionModel, PreTrainedTokenizerFast
 
-from server.demo.generate import greedy_answers
-from server.demo.instructions import RESPONSE_TYPES, make_sample
-from server.demo.model import DemoLlava, tower_features
-from server.demo.scenes import generate_scene, render_scene
-from server.demo.scoring import is_correct
-
-# Training uses seeds 0 .. scenes-1; evaluation seeds start far above any training run's.
-EVAL_SEED_BASE: Final = 1_000_000
+from llava_demo.generate import greedy_answers
+from llava_demo.instructions import RESPONSE_TYPES, make_sample
+from llava_demo.model import DemoLlava, tower_features
+from llava_demo.scenes import EVAL_SEED_BASE, generate_scene, render_scene
+from llava_demo.scoring import is_correct
 
 
 def eval_seeds(count: int, base: int = EVAL_SEED_BASE) -> list[int]:

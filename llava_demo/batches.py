@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache, PreTrainedTokenizerFast
 
-from server.demo.instructions import make_sample
-from server.demo.model import DemoLlava, prompt_pieces
-from server.demo.scenes import Scene
+from llava_demo.instructions import make_sample
+from llava_demo.model import DemoLlava, prompt_pieces
+from llava_demo.scenes import Scene
 
 IGNORE = -100
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from transformers import PreTrainedTokenizerFast
 
-from server.demo.model import DemoLlava, prompt_pieces
+from llava_demo.model import DemoLlava, prompt_pieces
 
 
 def greedy_answers(

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import CLIPVisionModel
 
-from server.demo.scenes import COLOURS, POSITIONS, SHAPES
+from llava_demo.scenes import COLOURS, POSITIONS, SHAPES
 
 _WORD: Final = re.compile(r"[a-z]+")
 CAPTION_WORDS: Final = sorted(

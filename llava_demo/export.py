@@ -29,15 +29,15 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from server.checkpoints.tiny_hf import _hub_layout_state_dict
-from server.checkpoints.tiny_original import TinyOriginalRecipe, _mm_keys, _save_weights
+from llava_demo.chat_template import llava_v0_template
+from llava_demo.model import PATCH, SELECT_LAYER, DemoLlava
+from llava_demo.paths import MODEL_REPO
+from llava_demo.scenes import CANVAS
+from server.checkpoints.tiny_hf import hub_layout_state_dict
+from server.checkpoints.tiny_original import TinyOriginalRecipe, mm_config_keys, save_weights
 from server.checkpoints.tokenizer import IMAGE_TOKEN, special_token_ids
-from server.demo.chat_template import llava_v0_template
-from server.demo.model import PATCH, SELECT_LAYER, DemoLlava
-from server.demo.scenes import CANVAS
 
 TOWER_NAME: Final = "llava-demo-clip"
-MODEL_REPO: Final = Path(__file__).resolve().parents[2] / "model_repo"
 PROJECTOR_SHIFT: Final = 32.0
 RECIPE: Final = TinyOriginalRecipe(
     TOWER_NAME, CANVAS, 3, "linear", SELECT_LAYER, "patch", "square", False, 0
@@ -74,7 +74,7 @@ def write_model_yaml(folder: Path, like: str, settings_of_this_run: dict[str, st
     settings = yaml.safe_load((MODEL_REPO / like / "model.yaml").read_text())
     settings["name"] = folder.name
     settings.update(settings_of_this_run)
-    header = f"# Written by llava-serve train-demo with the settings of model_repo/{like}.\n"
+    header = f"# Written by python -m llava_demo train with the settings of model_repo/{like}.\n"
     path.write_text(header + yaml.safe_dump(settings, sort_keys=False))
 
 
@@ -82,8 +82,8 @@ def export_original(folder: Path, model: DemoLlava, tokenizer: PreTrainedTokeniz
     folder.mkdir(parents=True, exist_ok=True)
     weights = dict(model.llm.state_dict())
     weights.update({f"model.mm_projector.{k}": v for k, v in model.projector.state_dict().items()})
-    _save_weights(weights, folder / "model.safetensors")
-    config = {**model.llm.config.to_dict(), **_mm_keys(RECIPE)}
+    save_weights(weights, folder / "model.safetensors")
+    config = {**model.llm.config.to_dict(), **mm_config_keys(RECIPE)}
     config["architectures"] = ["LlavaLlamaForCausalLM"]
     config["model_type"] = "llava"
     config.pop("transformers_version", None)  # keeps the file identical across releases
@@ -100,7 +100,7 @@ def export_tower(folder: Path, tower: CLIPVisionModel, processor: CLIPImageProce
         key if key.startswith("vision_model.") else f"vision_model.{key}": value
         for key, value in tower.state_dict().items()
     }
-    _save_weights(weights, folder / "model.safetensors")
+    save_weights(weights, folder / "model.safetensors")
     processor.save_pretrained(folder)
 
 
@@ -145,7 +145,7 @@ def export_hf(
     image_token_id = special_token_ids(tokenizer)[IMAGE_TOKEN]
     llava = hf_model(model, tower, image_token_id)
     llava.config.save_pretrained(folder)
-    _save_weights(_hub_layout_state_dict(llava), folder / "model.safetensors")
+    save_weights(hub_layout_state_dict(llava), folder / "model.safetensors")
     GenerationConfig.from_model_config(model.llm.config).save_pretrained(folder)
     hf_tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=_without_bos_rule(tokenizer), **_special(tokenizer)

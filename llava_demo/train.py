@@ -1,4 +1,4 @@
-"""`llava-serve train-demo`: the paper's recipe in miniature, deterministic from a seed.
+"""`python -m llava_demo train`: the paper's recipe in miniature, deterministic from a seed.
 
 0. the language model: a LLaMA pre-trained on the demo's text alone (our stand-in for Vicuna);
 1. the vision encoder: contrastive pre-training on scene/caption pairs, then frozen (CLIP);
@@ -17,49 +17,21 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
-from tqdm import tqdm
 from transformers import CLIPImageProcessor, CLIPVisionModel, PreTrainedTokenizerFast
 
+from llava_demo.batches import Batcher, batch_loss
+from llava_demo.config import TrainConfig
+from llava_demo.encoder_pretrain import pretrain_tower
+from llava_demo.export import export_all
+from llava_demo.instructions import RESPONSE_TYPES, caption
+from llava_demo.lm_pretrain import pretrain_language_model
+from llava_demo.loss_log import LossLog
+from llava_demo.model import DemoLlava, DemoShape, build_tokenizer, tower_config, tower_features
+from llava_demo.offline_eval import evaluate_offline
+from llava_demo.scenes import CANVAS, Scene, generate_scene, render_scene
 from server.checkpoints.tiny_hf import CLIP_MEAN, CLIP_STD
-from server.demo.batches import Batcher, batch_loss
-from server.demo.encoder_pretrain import pretrain_tower
-from server.demo.instructions import RESPONSE_TYPES, caption
-from server.demo.model import DemoLlava, DemoShape, build_tokenizer, tower_config, tower_features
-from server.demo.offline_eval import evaluate_offline
-from server.demo.scenes import CANVAS, Scene, generate_scene, render_scene
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    out: Path
-    seed: int = 3  # of seeds 1 to 4, only 3 learnt every question form (docs/demo-model.md)
-    scenes: int = 5000
-    encoder_steps: int = 600  # 150 left the cell of an occupied patch 82% decodable
-    # CLIP starts its position embeddings at std 0.02, like its weights; a coloured patch's
-    # embedding is ~0.8, so on these flat scenes the cell drowned in the colour (nearest class
-    # mean told a patch's cell 19% of the time). At 0.6 it is told every time.
-    position_std: float = 0.6
-    lm_steps: int = 150
-    stage1_steps: int = 150
-    stage2_steps: int = 8000
-    batch_size: int = 24
-    learning_rate: float = 3e-3  # the language model's pre-training and stage 1
-    stage2_learning_rate: float = 1e-3  # 3e-3 plateaued at its peak (loss fell only as it fell)
-    # How often stage 2 draws a batch of each response type (RESPONSE_TYPES order); each
-    # batch holds one type. 2:1:2 starved the descriptions (detail 93% -> 39%).
-    stage2_weights: tuple[float, ...] = (1.0, 1.0, 1.0)
-    text_hidden: int = DemoShape().text_hidden  # a multiple of text_head_dim
-    text_layers: int = DemoShape().text_layers
-    text_head_dim: int = DemoShape().text_head_dim
-    # The share of rows whose question comes before the image (the rest: image first). The
-    # question first lets the image tokens attend to it in the causal decoder (docs).
-    question_first: float = 1.0
-    ablations: bool = True
-    eval_scenes: int = 300
-    threads: int = 1
 
 
 def image_processor() -> CLIPImageProcessor:
@@ -77,18 +49,6 @@ def scene_pixels(scenes: Sequence[Scene], processor: CLIPImageProcessor) -> torc
         images = [render_scene(scene) for scene in scenes[start : start + 500]]
         chunks.append(processor(images=images, return_tensors="pt")["pixel_values"])
     return torch.cat(chunks)
-
-
-class LossLog:
-    def __init__(self, path: Path):
-        self.file = path.open("w")
-
-    def bar(self, stage: str, steps: int) -> tqdm[int]:
-        return tqdm(range(steps), desc=stage, unit="step", dynamic_ncols=True)
-
-    def write(self, stage: str, step: int, loss: float, kind: str | None = None) -> None:
-        record = {"stage": stage, "step": step, "loss": round(loss, 5)}
-        self.file.write(json.dumps(record | ({"kind": kind} if kind else {})) + "\n")
 
 
 @dataclass(frozen=True)
@@ -154,8 +114,6 @@ def pretrain_encoder(
 
 def train_demo(config: TrainConfig) -> dict[str, object]:
     """Runs every stage, writes the checkpoints and returns the summary (also saved)."""
-    from server.demo.export import export_all  # safetensors writing; keeps this file short
-
     started = time.monotonic()
     torch.set_num_threads(config.threads)  # one: several threads crawl on a shared machine
     torch.manual_seed(config.seed)
@@ -224,8 +182,6 @@ def train_language_side(
     log: LossLog,
 ) -> tuple[DemoLlava, DemoLlava]:
     """(the full model, a copy taken after stage 1 for the ablations)."""
-    from server.demo.lm_pretrain import pretrain_language_model
-
     model = DemoLlava(tokenizer, decoder_shape(config))
     pretrain_language_model(model, tokenizer, scenes, config, log)
     model.llm.requires_grad_(False)

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from typing import Final
 
-from server.demo.scenes import COLOURS, SHAPES
+from llava_demo.scenes import COLOURS, SHAPES
 
 _WORDS: Final = (
     r"(?:top|middle|bottom) (?:left|center|right)",

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import torch
 from transformers import PreTrainedTokenizerFast
 
+from llava_demo.config import TrainConfig
+from llava_demo.instructions import RESPONSE_TYPES, make_sample
+from llava_demo.loss_log import LossLog
+from llava_demo.model import CONVERSATION, DemoLlava
+from llava_demo.scenes import Scene
 from server.chat.conversations import CONVERSATIONS
-from server.demo.instructions import RESPONSE_TYPES, make_sample
-from server.demo.model import CONVERSATION, DemoLlava
-from server.demo.scenes import Scene
-
-if TYPE_CHECKING:
-    from server.demo.train import LossLog, TrainConfig
 
 
 def text_batch(
