@@ -106,7 +106,7 @@ class Engine:
         except EngineGenerateError as error:
             raise _generate_error(error) from error
 
-    async def abort(self, request_id: str) -> None:
+    async def abort(self, request_id: str | list[str]) -> None:
         await self._llm.abort(request_id)
 
     def shutdown(self) -> None:

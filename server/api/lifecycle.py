@@ -27,6 +27,8 @@ from server.errors import (
 logger = logging.getLogger(__name__)
 
 CHAT_PATH = "/v1/chat/completions"
+# Every route that runs the engine goes through the same admission, deadline and abort.
+GENERATION_PATHS = frozenset({CHAT_PATH, "/v1/completions", "/v1/responses"})
 
 
 class _Exchange:
@@ -69,10 +71,11 @@ class ChatLifecycleMiddleware:
         self.admission = admission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != CHAT_PATH or scope["method"] != "POST":
+        path = scope.get("path")
+        if scope["type"] != "http" or path not in GENERATION_PATHS or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        scope.setdefault("state", {})["route"] = CHAT_PATH
+        scope.setdefault("state", {})["route"] = path
         if not self.state.ready:
             reason = "draining" if self.state.draining else "not_ready"
             await _refuse(NotReadyError(not_ready_reason(self.state)), reason, scope, receive, send)

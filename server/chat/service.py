@@ -57,6 +57,38 @@ class ChatService:
         self.served_model_name = served_model_name
         self._draft_edge = draft_edge
 
+    # What the other generation APIs (server/completions, server/responses) share with chat.
+
+    @property
+    def prompts(self) -> PromptBuilder:
+        return self._prompts
+
+    @property
+    def token_bytes(self) -> TokenBytes:
+        return self._token_bytes
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self._spec
+
+    @property
+    def context_length(self) -> int:
+        return self._engine.max_model_len
+
+    async def generate(self, prepared: PreparedChat) -> AsyncIterator[RequestOutput]:
+        """The engine's outputs for a prepared request (deltas or only the final one, as its
+        params ask); records the request's metrics once the engine has finished it."""
+        prompt_tokens, completion_tokens = 0, 0
+        output: RequestOutput | None = None
+        request_id = prepared.header.id
+        async for output in self._engine.generate(
+            request_id, prepared.engine_prompt, prepared.params
+        ):
+            prompt_tokens = len(output.prompt_token_ids or ()) or prompt_tokens
+            completion_tokens += sum(len(item.token_ids) for item in output.outputs)
+            yield output
+        _record(prepared, prompt_tokens, completion_tokens, output)
+
     async def prepare(self, request: ChatCompletionRequest, request_id: str) -> PreparedChat:
         started = time.time()
         if request.model != self.served_model_name:
