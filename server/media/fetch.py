@@ -68,12 +68,13 @@ def unfetchable(url: str, detail: str) -> BadRequestError:
 
 
 def decode_data_url(url: str, max_bytes: int) -> Media:
-    """Decodes `data:image/<type>;base64,<payload>`; other data: URLs are refused."""
+    """Decodes `data:image/<type>;base64,<payload>`; other data: URLs are refused. The media
+    type and the base64 token are case-insensitive (RFC 2397, RFC 2045)."""
     header, comma, payload = url.partition(",")
     if not comma:
         raise BadRequestError("The data: URL has no ',' before its payload.", param="image_url")
     media_type, *options = header[len("data:") :].split(";")
-    if "base64" not in options:
+    if "base64" not in (option.strip().lower() for option in options):
         raise BadRequestError("Only base64 data: URLs are accepted.", param="image_url")
     declared = declared_image_type(media_type, "data: URL's")
     if len(payload) * 3 // 4 > max_bytes + 2:
