@@ -101,7 +101,12 @@ generates exactly 32 tokens), with the same requests:
 - **c** 4 photos that no earlier workload sent (data URLs), each asked several different
   questions in a row at concurrency 1: the TTFT of each photo's first request (cold) against
   its repeats (warm);
-- **d** text only.
+- **d** text only;
+- **random-mm** (`BENCH_ARGS="--suite random-mm"`): vLLM's own `random-mm` dataset, as
+  `vllm bench serve --dataset-name random-mm` sends it: 32 random tokens in, 32 out, one JPEG
+  of random noise per request as a data URL (JPEG's worst case: slow to entropy-decode), at
+  64x64, 512x512, 1024x768, 2048x1536 and 4032x3024 (`--sizes`), each run sampled with its
+  own seed so no run finds its images in either server's caches.
 
 Each cell is measured `--repeats` times on each server (3 by default; once for **c**, whose
 repeats would be warm), interleaved: every run on one server is followed at once by the same
@@ -133,9 +138,17 @@ def write_summary(out: Path, doc: Path, machine: str) -> None:
             f"{results.get('repeats', 1)} runs, {results['started']})\n"
         )
         sections.append(markdown_table(results) + "\n")
+        if "load_average" in results:
+            start, end = results["load_average"]
+            sections.append(
+                f"Load average (1 min) of the machine: {start:.1f} at the start, "
+                f"{end:.1f} at the end of the run.\n"
+            )
         sections.append(f"Against the issue's targets:\n\n{targets_table(results)}\n")
-        plot = (out / f"bench-{name}.png").relative_to(doc.parent)
-        sections.append(f"![TTFT and throughput against concurrency, {name}]({plot})\n")
+        plot = out / f"bench-{name}.png"
+        if plot.exists():
+            where = plot.relative_to(doc.parent)
+            sections.append(f"![TTFT and throughput against concurrency, {name}]({where})\n")
         profiles = out / f"profile-{name}.md"
         if profiles.exists():  # from the latest run with --profile
             sections.append(profiles.read_text())
