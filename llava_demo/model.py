@@ -2,7 +2,7 @@
 
 The same HF modules are trained here and exported (llava_demo/export.py), so what was trained
 is exactly what is served. Prompts are rendered with the original `llava_v0` conversation and
-tokenized like the original tokenizer_image_token (server/llava/prompt.py), image features
+tokenized like the original tokenizer_image_token (server/prompts/original.py), image features
 spliced where "<image>" was.
 """
 
@@ -25,7 +25,7 @@ from transformers import (
 
 from llava_demo.instructions import BRIEF_PROMPTS, DETAIL_PROMPTS, RESPONSE_TYPES, make_sample
 from llava_demo.scenes import CANVAS, generate_scene
-from server.chat.conversations import CONVERSATIONS, IMAGE_PLACEHOLDER, user_turn_text
+from server.prompts.conversations import CONVERSATIONS, IMAGE_PLACEHOLDER, user_turn_text
 from server.checkpoints.tokenizer import (
     BOS_TOKEN,
     EOS_TOKEN,

@@ -16,37 +16,11 @@ from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 
 from server.engine_stats import SchedulerStatsRecorder
 from server.errors import BadRequestError, NotReadyError, ServingError
-from server.model_repo import ModelSpec
-from server.model_store import LocalModel
 
 logger = logging.getLogger(__name__)
 
 # How often the watchdog looks at vLLM's liveness flag (set by vLLM's own monitor thread).
 WATCHDOG_POLL_S = 0.5
-
-
-def engine_args(spec: ModelSpec, local: LocalModel) -> AsyncEngineArgs:
-    """model.yaml's engine section -> vLLM's arguments (the same ones vLLM's server takes)."""
-    engine = spec.engine
-    optional: dict[str, Any] = {}
-    if engine.gpu_memory_utilization is not None:
-        optional["gpu_memory_utilization"] = engine.gpu_memory_utilization
-    if spec.format == "original":
-        # Parsed by server/llava's config parser; the tower comes from model.yaml, not the hub.
-        optional["config_format"] = "llava_original"
-        optional["hf_overrides"] = {"mm_vision_tower": str(local.vision_tower)}
-    return AsyncEngineArgs(
-        model=str(local.model),
-        served_model_name=[spec.name],
-        dtype=engine.dtype,
-        max_model_len=engine.max_model_len,
-        max_num_seqs=engine.max_num_seqs,
-        limit_mm_per_prompt=dict(engine.limit_mm_per_prompt),
-        enforce_eager=engine.enforce_eager,
-        tensor_parallel_size=engine.tensor_parallel_size,
-        seed=engine.seed,
-        **optional,
-    )
 
 
 class Engine:
@@ -56,13 +30,11 @@ class Engine:
         self._llm = llm
 
     @classmethod
-    def start(cls, spec: ModelSpec, local: LocalModel) -> Engine:
+    def start(cls, args: AsyncEngineArgs) -> Engine:
         """Blocks while vLLM starts its engine-core process and loads weights: call in a thread."""
         # Our stat logger feeds the KV-cache and scheduler gauges; vLLM keeps its own vllm:*
         # Prometheus logger too (it is added unless a custom one replaces it).
-        llm = AsyncLLM.from_engine_args(
-            engine_args(spec, local), stat_loggers=[SchedulerStatsRecorder]
-        )
+        llm = AsyncLLM.from_engine_args(args, stat_loggers=[SchedulerStatsRecorder])
         return cls(llm)
 
     async def warm_up(self) -> None:

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from server.api.auth import bearer_token, key_matches
-from server.chat.prompt import PromptBuilder
 from server.chat.schemas import ChatMessage
 from server.errors import BadRequestError, PayloadTooLargeError
 from server.media import guard
@@ -28,6 +27,7 @@ from server.media.guard import (
     parse_numeric_ipv4,
     resolve_checked,
 )
+from server.prompts.hf import HfPromptBuilder
 from tests.images import data_url, encode, scene
 
 LOOPBACK_ONLY = MediaPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),))
@@ -266,7 +266,7 @@ def test_api_key_compare_and_bearer_parsing() -> None:
 
 def test_typed_special_tokens_never_become_special_ids(tiny_checkpoint: Path) -> None:
     """Image slots come only from image parts; a typed <image> or </s> is plain text."""
-    builder = PromptBuilder.for_hf_checkpoint(tiny_checkpoint, None)
+    builder = HfPromptBuilder.for_hf_checkpoint(tiny_checkpoint, None)
     tokenizer = builder.tokenizer
     image_id = tokenizer.convert_tokens_to_ids("<image>")
     eos_id = tokenizer.convert_tokens_to_ids("</s>")

@@ -12,8 +12,8 @@ import httpx
 import openai
 import pytest
 
-from server.chat.prompt import hf_tokens_per_image
 from server.logging_setup import REQUEST_ID, JsonFormatter, RequestIdFilter
+from server.prompts.hf import hf_tokens_per_image
 from tests.images import data_url, encode, scene, user_message
 from tests.ops_support import (
     CHAT_ROUTE,

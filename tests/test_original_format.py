@@ -190,7 +190,7 @@ def _export_check(args: list[str]) -> list[list[int]]:
 def test_llava_hf_export_answers_like_the_original_under_square(home: Path, tmp_path: Path) -> None:
     """The same weights in llava-hf layout, through vLLM's in-tree LLaVA class, give the same
     greedy tokens as the original format with the same preprocessing: the weight mapping."""
-    from server.llava.export import export_llava_hf
+    from server.llava_hf_export import export_llava_hf
 
     local = ensure_local(resolve_model("tiny-llava-v15-mlp", REPO_MODEL_DIR), home)
     assert local.vision_tower is not None

@@ -26,13 +26,11 @@ from server.api.auth import ApiKeyMiddleware, load_api_keys
 from server.api.lifecycle import ChatLifecycleMiddleware
 from server.api.limits import BodySizeLimitMiddleware
 from server.api.state import ServerState
-from server.chat.prompt import PromptBuilder
 from server.chat.service import ChatService
-from server.engine import Engine
 from server.errors import ConfigError, install_error_handlers
 from server.media.loader import MediaLoader
+from server.model_loader import load_model
 from server.model_repo import ModelSpec
-from server.model_store import LocalModel, ensure_local, vision_input_size
 from server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -48,15 +46,15 @@ def create_app(settings: Settings, spec: ModelSpec, request_exit: Callable[[int]
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        media = MediaLoader(settings)
-        loading = asyncio.create_task(_load_model(state, media))
+        loading = asyncio.create_task(_open(state))
         watchdog = asyncio.create_task(_watch_engine(state, loading))
         try:
             yield
         finally:
             watchdog.cancel()
             loading.cancel()
-            await media.aclose()
+            if state.media is not None:
+                await state.media.aclose()
             if state.engine is not None:
                 state.engine.shutdown()
 
@@ -99,25 +97,21 @@ def _install_security(app: FastAPI, settings: Settings) -> None:
         )
 
 
-async def _load_model(state: ServerState, media: MediaLoader) -> None:
-    """Builds or finds the weights, starts vLLM, then opens for requests; exits on failure."""
+async def _open(state: ServerState) -> None:
+    """Loads the model, then opens for requests; exits on failure."""
     spec = state.spec
     try:
         started = time.monotonic()
-        local = await asyncio.to_thread(ensure_local, spec, state.settings.home)
-        prompts = await asyncio.to_thread(_prompt_builder, spec, local)
-        state.engine = await asyncio.to_thread(Engine.start, spec, local)
-        await state.engine.warm_up()
-        draft_edge = None
-        if state.settings.media_decode_mode == "fast":
-            draft_edge = vision_input_size(local)
+        model = await load_model(spec, state.settings.home)
+        state.engine = model.engine
+        state.media = MediaLoader(state.settings, model.tower_input_size)
         # Before opening: the start-up heap (torch, transformers, vLLM: ~670k objects) moves to
         # a generation the collector never scans again. Otherwise each full collection under
         # load stalls the event loop for ~0.4 s here, and streams arrive in one burst. vLLM's
         # own server does the same.
         freeze_gc_heap()
         state.chat = ChatService(
-            state.engine, prompts, media, spec, state.served_model_name, draft_edge
+            model.engine, model.prompts, state.media, spec, state.served_model_name
         )
         logger.info("model %s ready in %.1f s", spec.name, time.monotonic() - started)
     except asyncio.CancelledError:
@@ -139,21 +133,6 @@ async def _watch_engine(state: ServerState, loading: asyncio.Task[None]) -> None
     logger.error("the vLLM engine died; /health answers 503 and the server exits with status 1")
     await asyncio.sleep(ENGINE_DEATH_HOLD_S)
     state.request_exit(1)
-
-
-def _prompt_builder(spec: ModelSpec, local: LocalModel) -> PromptBuilder:
-    """The checkpoint's Jinja template (hf), or the original code's conversation (original)."""
-    if spec.format == "original":
-        from server.llava.prompt import OriginalPromptBuilder
-
-        assert local.vision_tower is not None and spec.conversation is not None
-        return OriginalPromptBuilder.for_original_checkpoint(
-            local.model,
-            local.vision_tower,
-            spec.conversation,
-            images_after_text=spec.image_placement == "after_text",
-        )
-    return PromptBuilder.for_hf_checkpoint(local.model, spec.chat_template)
 
 
 def _fail(state: ServerState, reason: str) -> None:

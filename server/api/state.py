@@ -11,6 +11,7 @@ from server.admission import Admission
 from server.chat.service import ChatService
 from server.engine import Engine
 from server.errors import NotReadyError
+from server.media.loader import MediaLoader
 from server.model_repo import ModelSpec
 from server.settings import Settings
 
@@ -21,6 +22,7 @@ class ServerState:
     spec: ModelSpec
     request_exit: Callable[[int], None]
     engine: Engine | None = None
+    media: MediaLoader | None = None
     chat: ChatService | None = None
     startup_error: str | None = None
     draining: bool = False

@@ -5,10 +5,10 @@ from __future__ import annotations
 from vllm import SamplingParams
 from vllm.sampling_params import RequestOutputKind
 
-from server.chat.prompt import Prompt
 from server.chat.schemas import ChatCompletionRequest
 from server.errors import BadRequestError
 from server.model_repo import ModelSpec
+from server.prompts.base import Prompt
 
 
 def completion_budget(

@@ -14,7 +14,6 @@ from vllm.outputs import RequestOutput
 
 from server import metrics
 from server.chat import response
-from server.chat.prompt import PromptBuilder
 from server.chat.sampling import completion_budget, sampling_params
 from server.chat.schemas import ChatCompletionRequest
 from server.chat.token_bytes import TokenBytes
@@ -22,6 +21,7 @@ from server.engine import Engine
 from server.errors import BadRequestError, ModelNotFoundError, ServingError, serving_error_body
 from server.media.loader import MediaLoader
 from server.model_repo import ModelSpec
+from server.prompts.base import PromptBuilder
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,6 @@ class ChatService:
         media: MediaLoader,
         spec: ModelSpec,
         served_model_name: str,
-        draft_edge: int | None = None,
     ):
         self._engine = engine
         self._prompts = prompts
@@ -55,7 +54,6 @@ class ChatService:
         self._media = media
         self._spec = spec
         self.served_model_name = served_model_name
-        self._draft_edge = draft_edge
 
     # What the other generation APIs (server/completions, server/responses) share with chat.
 
@@ -103,7 +101,7 @@ class ChatService:
             )
         max_tokens = completion_budget(request, self._spec, prompt, self._engine.max_model_len)
         params = sampling_params(request, self._spec, max_tokens)
-        images = await self._media.load_all(prompt.image_urls, self._draft_edge)
+        images = await self._media.load_all(prompt.image_urls)
         engine_prompt: dict[str, Any] = {"prompt_token_ids": prompt.token_ids}
         if images:
             engine_prompt["multi_modal_data"] = {"image": [loaded.image for loaded in images]}

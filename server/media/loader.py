@@ -36,8 +36,12 @@ class LoadedImage:
 class MediaLoader:
     """Owns the guarded HTTP client and the decode pool; one per server, closed at shutdown."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, tower_input_size: int):
+        """tower_input_size: the vision tower's input side. In the fast decode mode JPEGs are
+        decoded in draft mode down to about that size (the processor resizes to it anyway)."""
         self._settings = settings
+        fast = settings.media_decode_mode == "fast"
+        self._draft_edge = tower_input_size if fast else None
         self._policy = MediaPolicy.from_settings(settings)
         self._fetch_limits = FetchLimits(
             max_bytes=settings.media_max_bytes,
@@ -57,25 +61,25 @@ class MediaLoader:
         )
         self._cache = DecodedImageCache(settings.media_cache_mib * 2**20)
 
-    async def load_all(self, urls: list[str], draft_edge: int | None) -> list[LoadedImage]:
-        """draft_edge: the vision tower's input side, for JPEG draft decoding (None: exact)."""
-        return list(await asyncio.gather(*(self.load(url, draft_edge) for url in urls)))
+    async def load_all(self, urls: list[str]) -> list[LoadedImage]:
+        return list(await asyncio.gather(*(self.load(url) for url in urls)))
 
-    async def load(self, url: str, draft_edge: int | None) -> LoadedImage:
+    async def load(self, url: str) -> LoadedImage:
         source = url.split(":", 1)[0].lower() if ":" in url else ""
         source = source if source in ("data", "http", "https", "file") else "other"
         try:
-            loaded = await self._load_cached(url, draft_edge, source)
+            loaded = await self._load_cached(url, source)
         except Exception:
             metrics.IMAGES.labels(source=source, outcome="error").inc()
             raise
         metrics.IMAGES.labels(source=source, outcome="ok").inc()
         return loaded
 
-    async def _load_cached(self, url: str, draft_edge: int | None, source: str) -> LoadedImage:
+    async def _load_cached(self, url: str, source: str) -> LoadedImage:
         loop = asyncio.get_running_loop()
         # A data: URL is keyed as sent, so a repeat skips its base64 decoding too; hashing a
         # megabyte is blocking work, so it runs in the pool like decoding.
+        draft_edge = self._draft_edge
         variant = f":{draft_edge}" if draft_edge else ":exact"  # draft decoding changes pixels
         key = None
         if source == "data":

@@ -1,6 +1,6 @@
-"""Chat messages -> prompt token ids for an original checkpoint, as the original code builds them.
+"""The original format's prompts: chat messages -> token ids as the original code builds them.
 
-The messages are rendered with an original conversation template (server/chat/conversations.py)
+The messages are rendered with an original conversation template (conversations.py)
 and tokenized like llava/mm_utils.py's tokenizer_image_token: the text is split at each
 "<image>", each piece is tokenized on its own with the tokenizer's <s>, which is kept only
 for the first piece, and one image placeholder id goes between pieces.
@@ -13,7 +13,11 @@ from pathlib import Path
 
 from transformers import AutoTokenizer, CLIPVisionConfig, PreTrainedTokenizerBase
 
-from server.chat.conversations import (
+from server.chat.schemas import ChatMessage, ImagePart, TextPart
+from server.errors import BadRequestError
+from server.llava.config import DEFAULT_IMAGE_TOKEN_ID, SELECT_FEATURES
+from server.prompts.base import Prompt
+from server.prompts.conversations import (
     CONVERSATIONS,
     IM_END,
     IM_START,
@@ -21,13 +25,9 @@ from server.chat.conversations import (
     Conversation,
     user_turn_text,
 )
-from server.chat.prompt import Prompt, PromptBuilder
-from server.chat.schemas import ChatMessage, ImagePart, TextPart
-from server.errors import BadRequestError
-from server.llava.config import DEFAULT_IMAGE_TOKEN_ID, SELECT_FEATURES
 
 
-class OriginalPromptBuilder(PromptBuilder):
+class OriginalPromptBuilder:
     def __init__(
         self,
         tokenizer: PreTrainedTokenizerBase,
@@ -36,7 +36,8 @@ class OriginalPromptBuilder(PromptBuilder):
         tokens_per_image: int,
         images_after_text: bool = False,
     ):
-        super().__init__(tokenizer, "", tokens_per_image)
+        self.tokenizer = tokenizer
+        self.tokens_per_image = tokens_per_image
         self._conversation = conversation
         self._use_im_start_end = use_im_start_end
         self._images_after_text = images_after_text

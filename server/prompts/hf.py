@@ -1,4 +1,5 @@
-"""Chat messages -> prompt token ids with one image placeholder per image, via a chat template."""
+"""The hf format's prompts: chat messages rendered with a Jinja chat template (the checkpoint's,
+or model.yaml's), tokenized with one image placeholder per image."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +14,10 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from server.chat.schemas import ChatMessage, ImagePart
 from server.errors import BadRequestError, ConfigError
+from server.prompts.base import Prompt
 
 
-@dataclass(frozen=True)
-class Prompt:
-    token_ids: list[int]
-    image_urls: list[str]
-    tokens_per_image: int
-
-    @property
-    def engine_length(self) -> int:
-        """Length once the engine expands each image placeholder into the image's tokens."""
-        return len(self.token_ids) + len(self.image_urls) * (self.tokens_per_image - 1)
-
-
-class PromptBuilder:
+class HfPromptBuilder:
     """Renders messages with a Jinja chat template: the checkpoint's, or model.yaml's."""
 
     def __init__(
@@ -39,7 +28,7 @@ class PromptBuilder:
         self.tokens_per_image = tokens_per_image
 
     @classmethod
-    def for_hf_checkpoint(cls, checkpoint: Path, template_file: Path | None) -> PromptBuilder:
+    def for_hf_checkpoint(cls, checkpoint: Path, template_file: Path | None) -> HfPromptBuilder:
         tokenizer = AutoTokenizer.from_pretrained(checkpoint)
         template = template_file.read_text() if template_file else tokenizer.chat_template
         if not template:

@@ -15,8 +15,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer, CLIPImageProcessor, LlavaProcessor
 
-from server.chat.conversations import IMAGE_PLACEHOLDER
 from server.llava.config import original_to_llava_config
+from server.prompts.conversations import IMAGE_PLACEHOLDER
 
 _PROJECTOR: dict[str, str] = {"0.": "linear_1.", "2.": "linear_2."}
 
