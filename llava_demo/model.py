@@ -25,7 +25,6 @@ from transformers import (
 
 from llava_demo.instructions import BRIEF_PROMPTS, DETAIL_PROMPTS, RESPONSE_TYPES, make_sample
 from llava_demo.scenes import CANVAS, generate_scene
-from server.prompts.conversations import CONVERSATIONS, IMAGE_PLACEHOLDER, user_turn_text
 from server.checkpoints.tokenizer import (
     BOS_TOKEN,
     EOS_TOKEN,
@@ -36,6 +35,7 @@ from server.checkpoints.tokenizer import (
     special_token_ids,
     train_bpe_tokenizer,
 )
+from server.prompts.conversations import CONVERSATIONS, IMAGE_PLACEHOLDER, user_turn_text
 
 CONVERSATION: Final = "llava_v0"
 PATCH: Final = 16
