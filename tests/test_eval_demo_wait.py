@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from server.demo.evaluate import eval_demo
-from tests.conftest import free_port
+from tests.support.servers import free_port
 
 
 def test_an_unreachable_server_is_a_clear_error(
