@@ -116,11 +116,11 @@ Each cell is `vLLM / llava-serve (ratio llava-serve / vLLM)`: higher is better f
 tok/s, lower for latencies. Peak RSS is the whole server process tree (API process + engine
 core), sampled every 250 ms. Run against itself, vLLM's server measures within ~6% of its own
 figures: smaller differences are noise. These machines are shared; numbers move between runs.
-Both servers run in the harness's session (each in its own process group): started each in a
-new session, as until 2026-12-01, the kernel's autogroup scheduling gave each server a CPU
-share of its own, and on 2 cores a server then often sent each streamed response in one burst
-at its end (the tiny model's TTFT 39 ms instead of 5, every TPOT 0); either server could be
-hit, run by run, which is what moved earlier tables by 2-5x between runs. With `--profile`, py-spy
+Both servers run in the harness's session (each in its own process group), not each in a new
+session: with the kernel's autogroup scheduling a new session gets a CPU share of its own, and
+on 2 cores a server then often sends each streamed response in one burst at its end (the tiny
+model's TTFT 39 ms instead of 5, every TPOT 0), on either server, run by run, which moves a
+table by 2-5x between runs. With `--profile`, py-spy
 samples each API process during one extra run per cell whose figures are not counted (sampling
 the timed runs took one c=8 cell from 49 / 85 req/s to 31 / 23); its "busy" time counts some
 threads blocked in a system call (vLLM's engine monitor waiting on its processes) in both.
@@ -144,7 +144,7 @@ def write_summary(out: Path, doc: Path, machine: str) -> None:
                 f"Load average (1 min) of the machine: {start:.1f} at the start, "
                 f"{end:.1f} at the end of the run.\n"
             )
-        sections.append(f"Against the issue's targets:\n\n{targets_table(results)}\n")
+        sections.append(f"Against the performance goals:\n\n{targets_table(results)}\n")
         plot = out / f"bench-{name}.png"
         if plot.exists():
             where = plot.relative_to(doc.parent)

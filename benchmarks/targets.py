@@ -1,6 +1,6 @@
-"""The issue's targets, checked against one run's results: each as a ratio llava-serve / vLLM
-(throughput at least, median TTFT at most), and on the repeated photo our warm TTFT against
-our cold one."""
+"""llava-serve's performance goals, checked against one run's results: each as a ratio
+llava-serve / vLLM (throughput at least, median TTFT at most), and on the repeated photo our
+warm TTFT against our cold one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The benchmark's target check (a pure function of one run's results)."""
+"""The benchmark's check of the performance goals (a pure function of one run's results)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def _run(concurrency: int, throughput: float, ttft: float, **extra: float) -> di
     }
 
 
-def test_ratios_and_warm_over_cold_are_checked_against_the_issue_targets() -> None:
+def test_ratios_and_warm_over_cold_are_checked_against_the_goals() -> None:
     results = {
         "workloads": {
             "a-small-image": {"vllm": [_run(1, 10, 100)], "llava-serve": [_run(1, 12, 80)]},

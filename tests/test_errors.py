@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from tests.images import data_url, encode, scene, user_message
+from tests.support.inprocess import app_without_engine, request
 
 GOOD_IMAGE = data_url(encode(scene(48, 48, 1)))
 
@@ -146,5 +147,5 @@ def test_prompt_longer_than_context_is_400_with_numbers(
     assert_still_serves(client, model_id)
 
 
-def test_unknown_route_is_404_envelope(base_url: str) -> None:
-    assert_envelope(httpx.get(f"{base_url}/v1/nothing-here"), 404)
+def test_unknown_route_is_404_envelope() -> None:
+    assert_envelope(request(app_without_engine(), "GET", "/v1/nothing-here"), 404)
