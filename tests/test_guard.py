@@ -209,11 +209,11 @@ def test_decode_accepts_each_allowed_format_first_frame() -> None:
     for fmt, mime in (("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp")):
         data = encode(scene(40, 30, 2), fmt)
         assert sniff_format(data) == fmt and image_format(data, mime) == fmt
-        assert decode_image(data, mime, LIMITS).size == (40, 30)
+        assert decode_image(data, mime, LIMITS).image.size == (40, 30)
     frames = [scene(20, 20, seed) for seed in (3, 4)]
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
-    assert decode_image(buffer.getvalue(), "image/gif", LIMITS).size == (20, 20)
+    assert decode_image(buffer.getvalue(), "image/gif", LIMITS).image.size == (20, 20)
 
 
 def test_data_url_media_type_and_caps() -> None:

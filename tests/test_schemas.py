@@ -52,7 +52,7 @@ def test_data_url_round_trip_and_limits() -> None:
 
 def test_decode_image_checks_size_before_decoding() -> None:
     limits = ImageLimits(max_pixels=1000)
-    image = decode_image(encode(scene(30, 20, 0)), "image/png", limits)
+    image = decode_image(encode(scene(30, 20, 0)), "image/png", limits).image
     assert image.size == (30, 20) and image.mode == "RGB"
     with pytest.raises(BadRequestError, match="30x40"):
         decode_image(encode(scene(30, 40, 0)), "image/png", limits)

@@ -21,8 +21,8 @@ from server.errors import BadRequestError
 from server.media import guard
 from server.media.fetch import FetchLimits, fetch_url, guarded_client
 from server.media.guard import MediaPolicy
-from tests.conftest import free_port
 from tests.images import encode, scene, user_message
+from tests.support.servers import free_port
 
 PNG = encode(scene(48, 48, 7))
 # All a client learns of an allowed server's failure: its status, content type, encoding,

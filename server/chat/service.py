@@ -15,7 +15,7 @@ from vllm.outputs import RequestOutput
 from server import metrics
 from server.chat import response
 from server.chat.sampling import completion_budget, sampling_params
-from server.chat.schemas import ChatCompletionRequest
+from server.chat.schemas import ChatCompletionRequest, ImagePart
 from server.chat.token_bytes import TokenBytes
 from server.engine import Engine
 from server.errors import BadRequestError, ModelNotFoundError, ServingError, serving_error_body
@@ -91,14 +91,10 @@ class ChatService:
         started = time.time()
         if request.model != self.served_model_name:
             raise ModelNotFoundError(request.model, [self.served_model_name])
+        # Counted before the prompt is rendered and tokenized: 16k image parts took 2 s to
+        # render before this refusal.
+        self._check_image_count(count_image_parts(request))
         prompt = self._prompts.build(request.messages)
-        max_images = self._spec.engine.max_images
-        if len(prompt.image_urls) > max_images:
-            raise BadRequestError(
-                f"The request has {len(prompt.image_urls)} images; this model takes at most "
-                f"{max_images} per request.",
-                param="messages",
-            )
         max_tokens = completion_budget(request, self._spec, prompt, self._engine.max_model_len)
         params = sampling_params(request, self._spec, max_tokens)
         images = await self._media.load_all(prompt.image_urls)
@@ -116,6 +112,15 @@ class ChatService:
         return PreparedChat(
             header, engine_prompt, params, logprobs, request.include_usage, image_tokens, started
         )
+
+    def _check_image_count(self, images: int) -> None:
+        max_images = self._spec.engine.max_images
+        if images > max_images:
+            raise BadRequestError(
+                f"The request has {images} images; this model takes at most "
+                f"{max_images} per request.",
+                param="messages",
+            )
 
     async def complete(self, chat: PreparedChat) -> dict[str, Any]:
         final: RequestOutput | None = None
@@ -157,6 +162,15 @@ class ChatService:
 def _record(chat: PreparedChat, prompt_tokens: int, completion_tokens: int, last: Any) -> None:
     counts = metrics.GenerationCounts(prompt_tokens, completion_tokens, chat.image_tokens)
     metrics.record_generation(counts, chat.started, last)
+
+
+def count_image_parts(request: ChatCompletionRequest) -> int:
+    return sum(
+        isinstance(part, ImagePart)
+        for message in request.messages
+        if isinstance(message.content, list)
+        for part in message.content
+    )
 
 
 def new_request_id() -> str:

