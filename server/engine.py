@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from vllm import SamplingParams
+from vllm.config import StructuredOutputsConfig
 from vllm.engine.arg_utils import AsyncEngineArgs
 from vllm.exceptions import VLLMClientError
 from vllm.outputs import RequestOutput
+from vllm.sampling_params import StructuredOutputsParams
 from vllm.v1.engine.async_llm import AsyncLLM
 from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 
@@ -20,6 +23,11 @@ from server.model_repo import ModelSpec
 from server.model_store import LocalModel
 
 logger = logging.getLogger(__name__)
+
+# vLLM's structured-outputs settings for this server (as `vllm serve --structured-outputs-config`
+# takes them): constrained JSON comes back compact, as OpenAI's does. vLLM applies this per
+# engine, not per request; free whitespace between JSON tokens lets a weak model wander.
+STRUCTURED_OUTPUTS: dict[str, Any] = {"disable_any_whitespace": True}
 
 # How often the watchdog looks at vLLM's liveness flag (set by vLLM's own monitor thread).
 WATCHDOG_POLL_S = 0.5
@@ -45,6 +53,7 @@ def engine_args(spec: ModelSpec, local: LocalModel) -> AsyncEngineArgs:
         enforce_eager=engine.enforce_eager,
         tensor_parallel_size=engine.tensor_parallel_size,
         seed=engine.seed,
+        structured_outputs_config=StructuredOutputsConfig(**STRUCTURED_OUTPUTS),
         **optional,
     )
 
@@ -105,6 +114,21 @@ class Engine:
             ) from error
         except EngineGenerateError as error:
             raise _generate_error(error) from error
+
+    def check_structured_outputs(self, constraint: StructuredOutputsParams) -> None:
+        """vLLM's own check of a constraint (the one its engine runs on each request, with its
+        backend choice and fallbacks), on a throwaway copy; a refusal is a BadRequestError."""
+        probe = SamplingParams(max_tokens=1, structured_outputs=copy.deepcopy(constraint))
+        config = self._llm.vllm_config
+        try:
+            probe.verify(
+                self._llm.model_config,
+                config.speculative_config,
+                config.structured_outputs_config,
+                self._llm.input_processor.tokenizer,
+            )
+        except (VLLMClientError, ValueError) as error:
+            raise BadRequestError(str(error)) from error
 
     async def abort(self, request_id: str) -> None:
         await self._llm.abort(request_id)
