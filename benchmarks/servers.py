@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+from server.model_loader import STRUCTURED_OUTPUTS
 from server.model_repo import ModelSpec
 
 
@@ -55,6 +56,9 @@ def vllm_command(spec: ModelSpec, checkpoint: Path, port: int) -> list[str]:
         "--seed",
         str(engine.seed),
         "--disable-uvicorn-access-log",
+        # The structured-outputs settings our engine runs with (compact JSON).
+        "--structured-outputs-config",
+        json.dumps(STRUCTURED_OUTPUTS),
     ]
     if engine.max_model_len:
         command += ["--max-model-len", str(engine.max_model_len)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,6 +12,7 @@ from vllm import SamplingParams
 from vllm.engine.arg_utils import AsyncEngineArgs
 from vllm.exceptions import VLLMClientError
 from vllm.outputs import RequestOutput
+from vllm.sampling_params import StructuredOutputsParams
 from vllm.v1.engine.async_llm import AsyncLLM
 from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 
@@ -77,6 +79,21 @@ class Engine:
             ) from error
         except EngineGenerateError as error:
             raise _generate_error(error) from error
+
+    def check_structured_outputs(self, constraint: StructuredOutputsParams) -> None:
+        """vLLM's own check of a constraint (the one its engine runs on each request, with its
+        backend choice and fallbacks), on a throwaway copy; a refusal is a BadRequestError."""
+        probe = SamplingParams(max_tokens=1, structured_outputs=copy.deepcopy(constraint))
+        config = self._llm.vllm_config
+        try:
+            probe.verify(
+                self._llm.model_config,
+                config.speculative_config,
+                config.structured_outputs_config,
+                self._llm.input_processor.tokenizer,
+            )
+        except (VLLMClientError, ValueError) as error:
+            raise BadRequestError(str(error)) from error
 
     async def abort(self, request_id: str | list[str]) -> None:
         await self._llm.abort(request_id)

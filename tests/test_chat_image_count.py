@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from server.chat.prompt import Prompt, PromptBuilder
 
 from server.chat.schemas import ChatCompletionRequest, ChatMessage
 from server.chat.service import ChatService
 from server.errors import BadRequestError
 from server.model_repo import resolve_model
+from server.prompts.base import Prompt
+from server.prompts.hf import HfPromptBuilder
 from server.settings import REPO_MODEL_DIR
 
 
-class CountingBuilder(PromptBuilder):
+class CountingBuilder(HfPromptBuilder):
     """The real builder, counting how often a prompt is built."""
 
     builds = 0
@@ -31,7 +33,7 @@ def test_image_parts_are_counted_before_the_prompt_is_built(tiny_checkpoint: Pat
     spec = resolve_model("tiny-llava-hf", REPO_MODEL_DIR)
     builder = CountingBuilder.for_hf_checkpoint(tiny_checkpoint, None)
     # Never reached: the engine and the media loader come after the count.
-    engine: Any = None
+    engine: Any = SimpleNamespace(check_structured_outputs=None)
     chat = ChatService(engine, builder, None, spec, spec.name)  # type: ignore[arg-type]
     part = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
     message = {"role": "user", "content": [part] * 64}

@@ -104,8 +104,9 @@ def test_typed_image_placeholder_is_plain_text(
         ("presence_penalty", 9, ["presence_penalty"]),
         ("stop", ["a", "b", "c", "d", "e"], ["at most 4"]),
         ("messages", [], ["messages"]),
-        ("tools", [{"type": "function"}], ["Unsupported parameter", "'tools'"]),
-        ("response_format", {"type": "json_object"}, ["'response_format'"]),
+        ("tools", [{"type": "function"}], ["'tools.0.function'", "Field required"]),
+        ("response_format", {"type": "xml"}, ["'response_format'", "'xml'"]),
+        ("use_beam_search", True, ["Unsupported parameter", "'use_beam_search'"]),
     ],
 )
 def test_bad_parameter_is_400(

@@ -31,8 +31,8 @@ def test_stop_as_string_or_list() -> None:
 
 
 def test_unsupported_field_is_refused() -> None:
-    with pytest.raises(ValidationError, match="tools"):
-        request(tools=[])
+    with pytest.raises(ValidationError, match="use_beam_search"):
+        request(use_beam_search=True)
 
 
 def test_images_only_in_user_messages() -> None:

@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from vllm import SamplingParams
@@ -14,6 +14,8 @@ from vllm.outputs import RequestOutput
 
 from server import metrics
 from server.chat import response
+from server.chat.constraints import request_constraint, tool_reader
+from server.chat.messages import template_messages
 from server.chat.sampling import completion_budget, sampling_params
 from server.chat.schemas import ChatCompletionRequest, ImagePart
 from server.chat.token_bytes import TokenBytes
@@ -22,6 +24,8 @@ from server.errors import BadRequestError, ModelNotFoundError, ServingError, ser
 from server.media.loader import MediaLoader
 from server.model_repo import ModelSpec
 from server.prompts.base import PromptBuilder
+from server.structured.check import ConstraintCheck
+from server.tools.streaming import ToolCallStream
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +41,7 @@ class PreparedChat:
     include_usage: bool
     image_tokens: int = 0
     started: float = 0.0  # wall-clock (time.time()), as vLLM's arrival_time, for TTFT
+    options: response.ChoiceOptions = field(default_factory=response.ChoiceOptions)
 
 
 class ChatService:
@@ -54,6 +59,7 @@ class ChatService:
         self._media = media
         self._spec = spec
         self.served_model_name = served_model_name
+        self._constraint_check = ConstraintCheck(engine.check_structured_outputs)
 
     # What the other generation APIs (server/completions, server/responses) share with chat.
 
@@ -94,9 +100,10 @@ class ChatService:
         # Counted before the prompt is rendered and tokenized: 16k image parts took 2 s to
         # render before this refusal.
         self._check_image_count(count_image_parts(request))
-        prompt = self._prompts.build(request.messages)
+        prompt = self._prompts.build(template_messages(request.messages, request.tools or []))
         max_tokens = completion_budget(request, self._spec, prompt, self._engine.max_model_len)
-        params = sampling_params(request, self._spec, max_tokens)
+        constraint = request_constraint(request, self._constraint_check)
+        params = sampling_params(request, self._spec, max_tokens, constraint)
         images = await self._media.load_all(prompt.image_urls)
         engine_prompt: dict[str, Any] = {"prompt_token_ids": prompt.token_ids}
         if images:
@@ -109,8 +116,18 @@ class ChatService:
         if request.logprobs:
             logprobs = response.LogprobsOptions(request.top_logprobs or 0, self._token_bytes)
         image_tokens = len(prompt.image_urls) * prompt.tokens_per_image
+        options = response.ChoiceOptions(
+            tool_reader(request), request.return_token_ids, image_tokens
+        )
         return PreparedChat(
-            header, engine_prompt, params, logprobs, request.include_usage, image_tokens, started
+            header,
+            engine_prompt,
+            params,
+            logprobs,
+            request.include_usage,
+            image_tokens,
+            started,
+            options,
         )
 
     def _check_image_count(self, images: int) -> None:
@@ -130,13 +147,18 @@ class ChatService:
             raise ServingError("The engine returned no output.")
         completion_tokens = sum(len(item.token_ids) for item in final.outputs)
         _record(chat, len(final.prompt_token_ids or ()), completion_tokens, final)
-        return response.completion_object(chat.header, final, chat.logprobs)
+        return response.completion_object(chat.header, final, chat.logprobs, chat.options)
 
     async def stream(self, chat: PreparedChat) -> AsyncIterator[bytes]:
         """SSE events; an error after the stream started becomes a last error event."""
         header = chat.header
         prompt_tokens, completion_tokens = 0, 0
         output: RequestOutput | None = None
+        last: RequestOutput | None = None
+        reader = chat.options.tools
+        tool_streams = (
+            {index: ToolCallStream(reader) for index in range(chat.params.n)} if reader else {}
+        )
         try:
             async for output in self._engine.generate(header.id, chat.engine_prompt, chat.params):
                 if not prompt_tokens:
@@ -145,7 +167,12 @@ class ChatService:
                     yield response.sse(response.chunk(header, response.role_choices(chat.params.n)))
                 prompt_tokens = len(output.prompt_token_ids or ())
                 completion_tokens += sum(len(item.token_ids) for item in output.outputs)
-                for choice in response.stream_choices(output, chat.logprobs):
+                last = output
+                if tool_streams:
+                    choices = response.tool_stream_choices(output, tool_streams)
+                else:
+                    choices = response.stream_choices(output, chat.logprobs)
+                for choice in choices:
                     yield response.sse(response.chunk(header, [choice]))
         except ServingError as error:
             logger.warning("stream %s failed: %s", header.id, error.message)
@@ -154,7 +181,8 @@ class ChatService:
             return
         _record(chat, prompt_tokens, completion_tokens, output)
         if chat.include_usage:
-            counts = response.usage(prompt_tokens, completion_tokens)
+            details = response.prompt_tokens_details(chat.image_tokens, last)
+            counts = response.usage(prompt_tokens, completion_tokens, details)
             yield response.sse(response.chunk(header, [], counts))
         yield response.SSE_DONE
 
