@@ -14,7 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from vllm.utils.gc_utils import freeze_gc_heap
 
 from server.admission import Admission
-from server.api import routes_chat, routes_health, routes_metrics, routes_web
+from server.api import routes_chat, routes_health, routes_metrics, routes_tokenize, routes_web
 from server.api.access_log import AccessLogMiddleware
 from server.api.auth import ApiKeyMiddleware, load_api_keys
 from server.api.lifecycle import ChatLifecycleMiddleware
@@ -64,6 +64,7 @@ def create_app(settings: Settings, spec: ModelSpec, request_exit: Callable[[int]
     app.include_router(routes_health.router)
     app.include_router(routes_metrics.router)
     app.include_router(routes_chat.router)
+    app.include_router(routes_tokenize.router)
     if settings.playground:
         app.include_router(routes_web.router)
     return app

@@ -135,6 +135,11 @@ class PromptBuilder:
             )
 
     @property
+    def image_token_id(self) -> int:
+        """The id standing for one image in Prompt.token_ids (the engine expands it)."""
+        return int(self.tokenizer.convert_tokens_to_ids(self._image_token))
+
+    @property
     def _image_token(self) -> str:
         return str(getattr(self.tokenizer, "image_token", None) or "<image>")
 

@@ -82,6 +82,10 @@ class OriginalPromptBuilder(PromptBuilder):
             )
         return Prompt(token_ids, image_urls, self.tokens_per_image)
 
+    @property
+    def image_token_id(self) -> int:
+        return DEFAULT_IMAGE_TOKEN_ID
+
     def tokenize_with_images(self, text: str) -> list[int]:
         """tokenizer_image_token: pieces between "<image>"s, one placeholder id for each."""
         bos = self.tokenizer.bos_token_id
