@@ -41,7 +41,7 @@ def measure(
             max_concurrency=concurrency,
             lora_modules=None,
             extra_headers=None,
-            extra_body=None,
+            extra_body=workload.extra_body,
             # The cold/warm workload must not be warmed by the client's initial test request.
             ready_check_timeout_sec=0 if workload.cold_warm else 600,
         )

@@ -152,4 +152,6 @@ def write_summary(out: Path, doc: Path, machine: str) -> None:
         profiles = out / f"profile-{name}.md"
         if profiles.exists():  # from the latest run with --profile
             sections.append(profiles.read_text())
+    # The constrained-decoding runs (python -m benchmarks.structured) write their own section.
+    sections += [section.read_text() for section in sorted(out.glob("structured-*.md"))]
     doc.write_text("\n".join(sections))

@@ -19,6 +19,7 @@ from server.chat.messages import template_messages
 from server.chat.sampling import completion_budget, sampling_params
 from server.chat.schemas import ChatCompletionRequest, ImagePart
 from server.chat.token_bytes import TokenBytes
+from server.chat.tokenize import TokenizeRequest, expand_images, tokenize_response
 from server.engine import Engine
 from server.errors import BadRequestError, ModelNotFoundError, ServingError, serving_error_body
 from server.media.loader import MediaLoader
@@ -138,6 +139,22 @@ class ChatService:
                 f"{max_images} per request.",
                 param="messages",
             )
+
+    def tokenize(self, request: TokenizeRequest) -> dict[str, Any]:
+        if request.model != self.served_model_name:
+            raise ModelNotFoundError(request.model, [self.served_model_name])
+        tokenizer = self._prompts.tokenizer
+        if request.messages is not None:
+            prompt = self._prompts.build(template_messages(request.messages, request.tools or []))
+            ids = expand_images(
+                prompt.token_ids, self._prompts.image_token_id, prompt.tokens_per_image
+            )
+        else:
+            ids = tokenizer(request.prompt or "", add_special_tokens=request.add_special_tokens)[
+                "input_ids"
+            ]
+        strs = tokenizer.convert_ids_to_tokens(ids) if request.return_token_strs else None
+        return tokenize_response(ids, self._engine.max_model_len, strs)
 
     async def complete(self, chat: PreparedChat) -> dict[str, Any]:
         final: RequestOutput | None = None
