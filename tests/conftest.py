@@ -104,7 +104,13 @@ def server_env() -> dict[str, str]:
     # A small KV cache: the tiny model needs little, and CI machines have 24 GiB for everything.
     # Test servers serve the tiny random model unless a test passes --model (a flag beats the
     # variable): the default model (llava-demo) is tested in tests/test_demo_accuracy.py.
-    return {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "LLAVA_SERVE_MODEL": "tiny-llava-hf"}
+    # No lame-duck period: no load balancer is in front of these, and each stop would wait for it.
+    return {
+        **os.environ,
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        "LLAVA_SERVE_MODEL": "tiny-llava-hf",
+        "LLAVA_SERVE_LAME_DUCK_S": "0",
+    }
 
 
 @pytest.fixture(scope="session")

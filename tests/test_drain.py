@@ -42,6 +42,8 @@ def draining_server(
         "max_running_requests": str(MAX_RUNNING),
         "max_waiting_requests": str(MAX_WAITING),
         "drain_timeout_s": str(EVENT_TIMEOUT_S),
+        # Refused from SIGTERM on (tests/test_rolling_restart.py covers the lame-duck period).
+        "lame_duck_s": "0",
     }
     with own_server(tmp_path_factory, home, settings) as server:
         yield server
