@@ -116,7 +116,20 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(
         600.0, gt=0, description="Server-side deadline of one chat request, queueing included."
     )
+    lame_duck_s: float = Field(
+        5.0,
+        ge=0,
+        description="On SIGTERM: for this long /ready answers 503 while new requests are still "
+        "served, so load balancers stop sending first; then the drain starts.",
+    )
     drain_timeout_s: float = Field(
         30.0, ge=0, description="On SIGTERM: how long in-flight requests may take to finish."
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="A second port serving only the Prometheus metrics, never behind API keys; "
+        "unset: /metrics on the main port only.",
     )
     playground: bool = Field(True, description="Serve the web playground page at /.")

@@ -44,6 +44,7 @@ def create_app(settings: Settings, spec: ModelSpec, request_exit: Callable[[int]
     state = ServerState(settings, spec, request_exit, created=int(time.time()))
     admission = Admission.from_settings(settings)
     state.admission = admission
+    routes_metrics.sample_engine_at_scrape(state)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

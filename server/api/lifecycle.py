@@ -76,7 +76,7 @@ class ChatLifecycleMiddleware:
             await self.app(scope, receive, send)
             return
         scope.setdefault("state", {})["route"] = path
-        if not self.state.ready:
+        if not self.state.accepting:
             reason = "draining" if self.state.draining else "not_ready"
             await _refuse(NotReadyError(not_ready_reason(self.state)), reason, scope, receive, send)
             return

@@ -39,7 +39,14 @@ def server_env() -> dict[str, str]:
     """The environment of every test server and engine: a small KV cache (the tiny models need
     little, and CI machines share their memory), and the tiny random model unless the settings
     name another (a flag beats the variable)."""
-    return {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "LLAVA_SERVE_MODEL": "tiny-llava-hf"}
+    # No lame-duck period: no load balancer is in front of test servers, and every stop would
+    # wait for it (tests/test_rolling_restart.py sets its own).
+    return {
+        **os.environ,
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        "LLAVA_SERVE_MODEL": "tiny-llava-hf",
+        "LLAVA_SERVE_LAME_DUCK_S": "0",
+    }
 
 
 def setting_flags(settings: Mapping[str, str]) -> list[str]:
