@@ -121,7 +121,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 
 
 def guarded_client(
-    policy: MediaPolicy, connect_timeout_s: float, total_s: float
+    policy: MediaPolicy, connect_timeout_s: float, total_s: float, max_connections: int = 32
 ) -> httpx.AsyncClient:
     """An HTTP client that only reaches checked addresses, ignores proxy env vars, never
     follows redirects itself (fetch_url checks each hop) and never decompresses."""
@@ -129,7 +129,7 @@ def guarded_client(
     # httpx has no public hook for the network backend; the pool is rebuilt with ours.
     transport._pool = httpcore.AsyncConnectionPool(
         ssl_context=httpx.create_ssl_context(),
-        max_connections=32,
+        max_connections=max_connections,
         network_backend=GuardedNetworkBackend(policy),
     )
     return httpx.AsyncClient(

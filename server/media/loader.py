@@ -13,6 +13,7 @@ from server import metrics
 from server.errors import BadRequestError
 from server.media.cache import DecodedImageCache, content_key
 from server.media.decode import ImageLimits, check_declared, decode_image
+from server.media.fair_share import OriginSlots, origin_of
 from server.media.fetch import (
     FetchLimits,
     Media,
@@ -53,32 +54,43 @@ class MediaLoader:
             min_side=settings.media_min_image_side,
             max_aspect_ratio=settings.media_max_aspect_ratio,
         )
+        # Enough connections for every admitted request's share: the fair shares below, not
+        # the pool, decide who waits (a pool of 32 shared by all let 9 slow requests hold it).
+        connections = settings.max_running_requests * settings.media_fetches_per_request
         self._client = guarded_client(
-            self._policy, settings.media_connect_timeout_s, settings.media_fetch_timeout_s
+            self._policy,
+            settings.media_connect_timeout_s,
+            settings.media_fetch_timeout_s,
+            max_connections=connections,
         )
+        self._origins = OriginSlots(settings.media_fetches_per_host)
         self._pool = ThreadPoolExecutor(
             max_workers=settings.media_decode_workers, thread_name_prefix="image-decode"
         )
         self._cache = DecodedImageCache(settings.media_cache_mib * 2**20)
 
     async def load_all(self, urls: list[str]) -> list[LoadedImage]:
-        return list(await asyncio.gather(*(self.load(url) for url in urls)))
+        downloads = asyncio.Semaphore(self._settings.media_fetches_per_request)
+        return list(await asyncio.gather(*(self.load(url, downloads) for url in urls)))
 
-    async def load(self, url: str) -> LoadedImage:
+    async def load(self, url: str, downloads: asyncio.Semaphore) -> LoadedImage:
+        """downloads: the request's share of concurrent downloads."""
         source = url.split(":", 1)[0].lower() if ":" in url else ""
         source = source if source in ("data", "http", "https", "file") else "other"
         try:
-            loaded = await self._load_cached(url, source)
+            loaded = await self._load_cached(url, source, downloads)
         except Exception:
             metrics.IMAGES.labels(source=source, outcome="error").inc()
             raise
         metrics.IMAGES.labels(source=source, outcome="ok").inc()
         return loaded
 
-    async def _load_cached(self, url: str, source: str) -> LoadedImage:
+    async def _load_cached(
+        self, url: str, source: str, downloads: asyncio.Semaphore
+    ) -> LoadedImage:
         loop = asyncio.get_running_loop()
         with metrics.IMAGE_FETCH_SECONDS.labels(source=source).time():
-            media = await self._read(url)
+            media = await self._read(url, downloads)
         # Keyed by the bytes whatever brought them; hashing megabytes is blocking work, so it
         # runs in the pool like decoding. Draft decoding changes the pixels: its own variant.
         draft_edge = self._draft_edge
@@ -101,14 +113,15 @@ class MediaLoader:
         self._cache.put(key, decoded)
         return LoadedImage(decoded.image, key)
 
-    async def _read(self, url: str) -> Media:
+    async def _read(self, url: str, downloads: asyncio.Semaphore) -> Media:
         scheme = url.split(":", 1)[0].lower() if ":" in url else ""
         max_bytes = self._settings.media_max_bytes
         loop = asyncio.get_running_loop()
         if scheme == "data":  # base64 of megabytes: not on the event loop either
             return await loop.run_in_executor(self._pool, decode_data_url, url, max_bytes)
         if scheme in ("http", "https"):
-            return await fetch_url(self._client, url, self._policy, self._fetch_limits)
+            async with downloads, self._origins.slot(origin_of(url)):
+                return await fetch_url(self._client, url, self._policy, self._fetch_limits)
         if scheme == "file":
             root = self._settings.media_file_root
             return await loop.run_in_executor(self._pool, read_jailed_file, url, root, max_bytes)
