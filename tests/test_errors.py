@@ -4,6 +4,7 @@ request succeeding right after."""
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import httpx
 import openai
@@ -19,9 +20,9 @@ def post(base_url: str, body: object) -> httpx.Response:
     return httpx.post(f"{base_url}/v1/chat/completions", json=body, timeout=60)
 
 
-def assert_envelope(reply: httpx.Response, status: int, *words: str) -> dict[str, object]:
+def assert_envelope(reply: httpx.Response, status: int, *words: str) -> dict[str, Any]:
     assert reply.status_code == status, reply.text
-    error = reply.json()["error"]
+    error: dict[str, Any] = reply.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
     for word in words:
         assert word in error["message"], error["message"]
