@@ -85,8 +85,8 @@ def test_too_many_images_is_400(client: openai.OpenAI, model_id: str, base_url: 
 def test_typed_image_placeholder_is_plain_text(
     client: openai.OpenAI, model_id: str, base_url: str
 ) -> None:
-    """A literal <image> typed without an image is text, not an image slot (issue 4; the exact
-    tokens are checked in tests/test_hostile_inputs.py)."""
+    """A literal <image> typed without an image is text, not an image slot (the exact tokens
+    are checked in tests/test_hostile_inputs.py)."""
     request = body(model_id, messages=[user_message("look <image> here")], max_tokens=2)
     assert post(base_url, request).status_code == 200
     assert_still_serves(client, model_id)

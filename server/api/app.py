@@ -104,10 +104,9 @@ async def _load_model(state: ServerState, media: MediaLoader) -> None:
         draft_edge = None
         if state.settings.media_decode_mode == "fast":
             draft_edge = vision_input_size(local)
-        # Before opening: the start-up heap (torch, transformers, vLLM: ~670k objects) moves to
-        # a generation the collector never scans again. Otherwise each full collection under
-        # load stalls the event loop for ~0.4 s here, and streams arrive in one burst. vLLM's
-        # own server does the same.
+        # Before opening: the start-up heap (torch, transformers, vLLM) moves to a generation
+        # the collector never scans again, so full collections under load do not stall the
+        # event loop (docs/internals.md). vLLM's own server does the same.
         freeze_gc_heap()
         state.chat = ChatService(
             state.engine, prompts, media, spec, state.served_model_name, draft_edge
