@@ -8,13 +8,16 @@ setup:
 serve: setup
 	VLLM_CPU_KVCACHE_SPACE=$${VLLM_CPU_KVCACHE_SPACE:-4} .venv/bin/llava-serve serve $(ARGS)
 
-test: setup
+test: setup lint
 	.venv/bin/pytest $(PYTEST_ARGS)
 
+# The same checks as .pre-commit-config.yaml, plus mypy (strict; its files in pyproject.toml).
+LINT_PATHS = server llava_demo tests benchmarks scripts
 lint: setup
-	.venv/bin/ruff check server llava_demo tests scripts
-	.venv/bin/ruff format --check server llava_demo tests scripts
+	.venv/bin/ruff check $(LINT_PATHS)
+	.venv/bin/ruff format --check $(LINT_PATHS)
 	.venv/bin/mypy
+	.venv/bin/codespell $(LINT_PATHS) docs docker README.md Makefile pyproject.toml
 
 # Side-by-side with vLLM's own server (docs/benchmarks.md); MODEL=bench-llava-hf-336 for the 336 px one.
 MODEL ?= tiny-llava-hf

@@ -49,6 +49,11 @@ def measure(
     failed = [error for error in result.get("errors", []) if error]
     if failed:
         raise RuntimeError(f"{workload.name}: {len(failed)} requests failed: {failed[0][:300]}")
+    return _summary(workload, concurrency, result)
+
+
+def _summary(workload: Workload, concurrency: int, result: dict[str, Any]) -> dict[str, Any]:
+    """The figures of one run that the report shows."""
     summary = {
         "concurrency": concurrency,
         "completed": result["completed"],

@@ -32,7 +32,7 @@ def random_mm_requests(
 ) -> list[SampleRequest]:
     width, height = size
     dataset = RandomMultiModalDataset(random_seed=seed)
-    return dataset.sample(
+    requests: list[SampleRequest] = dataset.sample(
         tokenizer=tokenizer,
         num_requests=count,
         input_len=INPUT_TOKENS,
@@ -43,6 +43,7 @@ def random_mm_requests(
         limit_mm_per_prompt={"image": 1},
         bucket_config={(height, width, 1): 1.0},  # vLLM's buckets are (height, width, frames)
     )
+    return requests
 
 
 def _renewed(

@@ -27,7 +27,7 @@ from benchmarks.measure import measure
 from benchmarks.random_mm import SIZES, parse_sizes, random_mm_workloads
 from benchmarks.servers import RunningServer, ours_command, running, vllm_command
 from benchmarks.workloads import Workload, build_workloads, files_hosted
-from server.model_repo import resolve_model
+from server.model_repo import ModelSpec, resolve_model
 from server.model_store import ensure_local
 from server.settings import REPO_MODEL_DIR, Settings
 
@@ -152,6 +152,30 @@ def _median_run(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     return ordered[len(ordered) // 2]
 
 
+def _output_folders(out: Path, profile: bool) -> tuple[Path, Path | None]:
+    """The servers' logs folder, and the profiles folder when profiling."""
+    logs = out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    profiles = out / "profiles" if profile else None
+    if profiles is not None:
+        profiles.mkdir(exist_ok=True)
+    return logs, profiles
+
+
+def _server_commands(
+    args: argparse.Namespace, spec: ModelSpec, checkpoint: Path, home: Path
+) -> dict[str, tuple[list[str], int]]:
+    """Each server's command and port: vLLM's own, then ours, on the same checkpoint."""
+    vllm_port, ours_port = _free_port(), _free_port()
+    return {
+        "vllm": (vllm_command(spec, checkpoint, vllm_port), vllm_port),
+        "llava-serve": (
+            ours_command(args.model, home, ours_port, args.ours_args.split()),
+            ours_port,
+        ),
+    }
+
+
 def main() -> None:
     args = _arguments()
     spec = resolve_model(args.model, REPO_MODEL_DIR)
@@ -177,19 +201,8 @@ def main() -> None:
             workloads = build_workloads(args.requests, concurrencies, image_url)
         if args.only:
             workloads = [w for w in workloads if w.name.startswith(tuple(args.only.split(",")))]
-        logs = args.out / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        profiles = args.out / "profiles" if args.profile else None
-        if profiles is not None:
-            profiles.mkdir(exist_ok=True)
-        vllm_port, ours_port = _free_port(), _free_port()
-        servers = {
-            "vllm": (vllm_command(spec, checkpoint, vllm_port), vllm_port),
-            "llava-serve": (
-                ours_command(args.model, home, ours_port, args.ours_args.split()),
-                ours_port,
-            ),
-        }
+        logs, profiles = _output_folders(args.out, args.profile)
+        servers = _server_commands(args, spec, checkpoint, home)
         with contextlib.ExitStack() as stack:
             # Started one after the other (two engines loading at once on 2 cores would only
             # slow both), then both kept up for the interleaved runs.

@@ -112,7 +112,7 @@ def main() -> None:
         }
         tokenizer = get_tokenizer(str(checkpoint))
         runs = _measure_cells(
-            up, workloads, Path(scratch), spec.name, tokenizer, None, args.repeats
+            up, workloads, Path(scratch), spec.name, tokenizer, None, args.repeats, "structured"
         )
     table = ratios(runs)
     print(table)

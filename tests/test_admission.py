@@ -88,7 +88,7 @@ def test_a_cancelled_waiter_leaves_the_queue() -> None:
 async def _one(client: openai.AsyncOpenAI, body: dict[str, object]) -> str:
     """'ok' for a correct completion, '429' for a well-formed rejection; anything else raises."""
     try:
-        reply = await client.chat.completions.create(**sdk_arguments(body))  # type: ignore[call-overload]
+        reply = await client.chat.completions.create(**sdk_arguments(body))
     except openai.RateLimitError as error:
         assert error.status_code == 429
         assert error.response.headers["retry-after"] == str(RETRY_AFTER_S)
@@ -153,7 +153,6 @@ def test_burst_at_three_times_capacity(ops_server: RemoteServer, model_id: str) 
 def test_server_recovers_after_the_burst(ops_server: RemoteServer, model_id: str) -> None:
     client = ops_server.client()
     replies = [
-        client.chat.completions.create(**short_request(model_id))  # type: ignore[call-overload]
-        for _ in range(CAPACITY + 1)
+        client.chat.completions.create(**short_request(model_id)) for _ in range(CAPACITY + 1)
     ]
     assert all(reply.choices[0].message.content for reply in replies)

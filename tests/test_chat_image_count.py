@@ -42,4 +42,4 @@ def test_image_parts_are_counted_before_the_prompt_is_built(tiny_checkpoint: Pat
     )
     with pytest.raises(BadRequestError, match="16384 images"):
         asyncio.run(chat.prepare(request, "chatcmpl-count"))
-    assert builder.builds == 0
+    assert isinstance(builder, CountingBuilder) and builder.builds == 0

@@ -4,6 +4,7 @@ request succeeding right after."""
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import httpx
 import openai
@@ -19,9 +20,9 @@ def post(base_url: str, body: object) -> httpx.Response:
     return httpx.post(f"{base_url}/v1/chat/completions", json=body, timeout=60)
 
 
-def assert_envelope(reply: httpx.Response, status: int, *words: str) -> dict[str, object]:
+def assert_envelope(reply: httpx.Response, status: int, *words: str) -> dict[str, Any]:
     assert reply.status_code == status, reply.text
-    error = reply.json()["error"]
+    error: dict[str, Any] = reply.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
     for word in words:
         assert word in error["message"], error["message"]
@@ -84,8 +85,8 @@ def test_too_many_images_is_400(client: openai.OpenAI, model_id: str, base_url: 
 def test_typed_image_placeholder_is_plain_text(
     client: openai.OpenAI, model_id: str, base_url: str
 ) -> None:
-    """A literal <image> typed without an image is text, not an image slot (issue 4; the exact
-    tokens are checked in tests/test_hostile_inputs.py)."""
+    """A literal <image> typed without an image is text, not an image slot (the exact tokens
+    are checked in tests/test_hostile_inputs.py)."""
     request = body(model_id, messages=[user_message("look <image> here")], max_tokens=2)
     assert post(base_url, request).status_code == 200
     assert_still_serves(client, model_id)

@@ -9,7 +9,7 @@ import http.server
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -40,7 +40,7 @@ def test_data_url_without_the_base64_token_is_refused(header: str) -> None:
         decode_data_url(f"{header},{PAYLOAD}", 1 << 20)
 
 
-def with_loader(scenario: Callable[[MediaLoader], Awaitable[T]], **settings: object) -> T:
+def with_loader(scenario: Callable[[MediaLoader], Awaitable[T]], **settings: Any) -> T:
     """Runs scenario(loader) on a loader that may fetch from loopback (the test's hosts)."""
 
     async def run() -> T:

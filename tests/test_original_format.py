@@ -12,7 +12,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import openai
 import pytest
@@ -21,7 +20,7 @@ from PIL import Image
 from server.model_repo import resolve_model
 from server.model_store import ensure_local
 from server.settings import REPO_MODEL_DIR
-from tests.images import data_url, encode, scene, user_message
+from tests.images import Messages, data_url, encode, scene, user_message
 from tests.reference_original import reference_greedy, token_texts
 from tests.support.pool import ServerPool
 from tests.support.servers import RemoteServer, server_env
@@ -74,7 +73,7 @@ def expected_prompt(model: str, system: str | None, turns: list[tuple[str, int]]
     return prompt + "ASSISTANT:"
 
 
-Case = tuple[list[dict[str, Any]], str | None, list[tuple[str, int]], list[Image.Image]]
+Case = tuple[Messages, str | None, list[tuple[str, int]], list[Image.Image]]
 
 
 def case_wide() -> Case:
@@ -90,7 +89,7 @@ def case_wide() -> Case:
 def case_tall_with_system() -> Case:
     image = scene(30, 77, 32)
     system = "Answer in one short sentence."
-    messages = [
+    messages: Messages = [
         {"role": "system", "content": system},
         user_message("Describe the image.", data_url(encode(image))),
     ]
@@ -105,7 +104,7 @@ def case_two_images() -> Case:
 
 def case_multi_turn() -> Case:
     first, second = scene(50, 70, 35), scene(120, 33, 36)
-    messages = [
+    messages: Messages = [
         user_message("What is this?", data_url(encode(first))),
         {"role": "assistant", "content": "A picture of shapes."},
         user_message("And this one?", data_url(encode(second))),
@@ -208,7 +207,7 @@ def test_llava_hf_export_answers_like_the_original_under_square(home: Path, tmp_
     ],
 )
 def test_prompts_the_template_cannot_render_are_a_clear_400(
-    served: Served, messages: list[dict[str, Any]], message: str
+    served: Served, messages: Messages, message: str
 ) -> None:
     with pytest.raises(openai.BadRequestError, match=message):
         served.client.chat.completions.create(model=served.name, messages=messages, max_tokens=4)

@@ -17,7 +17,9 @@ IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}
 def refusal(body: dict[str, Any]) -> dict[str, Any]:
     with pytest.raises(ValidationError) as refused:
         ChatCompletionRequest.model_validate(body)
-    error: dict[str, Any] = validation_error_body(refused.value.errors(), body)["error"]
+    error: dict[str, Any] = validation_error_body(list(map(dict, refused.value.errors())), body)[
+        "error"
+    ]
     return error
 
 

@@ -82,8 +82,8 @@ def test_reading_calls_and_text() -> None:
 
 def test_streaming_text_passes_through_and_calls_are_held() -> None:
     text_stream = ToolCallStream(ToolCallReader(TOOLS, "auto", True))
-    assert text_stream.feed("Hel", None) == [TextEvent("Hel")]
-    assert text_stream.feed("lo", "stop") == [TextEvent("lo"), FinishEvent("stop")]
+    assert text_stream.feed("Hi t", None) == [TextEvent("Hi t")]
+    assert text_stream.feed("here", "stop") == [TextEvent("here"), FinishEvent("stop")]
     call_stream = ToolCallStream(ToolCallReader(TOOLS, "auto", True))
     assert call_stream.feed('{"name":"switch_light",', None) == []
     events = call_stream.feed('"arguments":{"on":true}}', "stop")

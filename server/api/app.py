@@ -108,10 +108,9 @@ async def _open(state: ServerState) -> None:
         model = await load_model(spec, state.settings.home)
         state.engine = model.engine
         state.media = MediaLoader(state.settings, model.tower_input_size)
-        # Before opening: the start-up heap (torch, transformers, vLLM: ~670k objects) moves to
-        # a generation the collector never scans again. Otherwise each full collection under
-        # load stalls the event loop for ~0.4 s here, and streams arrive in one burst. vLLM's
-        # own server does the same.
+        # Before opening: the start-up heap (torch, transformers, vLLM) moves to a generation
+        # the collector never scans again, so full collections under load do not stall the
+        # event loop (docs/internals.md). vLLM's own server does the same.
         freeze_gc_heap()
         state.chat = ChatService(
             model.engine, model.prompts, state.media, spec, state.served_model_name

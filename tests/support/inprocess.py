@@ -57,7 +57,10 @@ def sdk(app: FastAPI, api_key: str = "unused") -> openai.AsyncOpenAI:
     """The OpenAI SDK (async: the ASGI transport is async) talking to the app."""
     http_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
     return openai.AsyncOpenAI(
-        base_url=f"{BASE_URL}/v1", api_key=api_key, max_retries=0, http_client=http_client
+        base_url=f"{BASE_URL}/v1",
+        api_key=api_key,
+        max_retries=0,
+        http_client=http_client,  # type: ignore[arg-type]  # the SDK takes httpx clients too
     )
 
 
