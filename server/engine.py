@@ -30,6 +30,7 @@ class Engine:
 
     def __init__(self, llm: AsyncLLM):
         self._llm = llm
+        self._live: set[str] = set()  # ids of the requests generate() is serving now
 
     @classmethod
     def start(cls, args: AsyncEngineArgs) -> Engine:
@@ -68,6 +69,7 @@ class Engine:
         self, request_id: str, prompt: dict[str, Any], params: SamplingParams
     ) -> AsyncIterator[RequestOutput]:
         """Yields vLLM's outputs; the request is aborted in vLLM if the caller stops iterating."""
+        self._live.add(request_id)
         try:
             async for output in self._llm.generate(prompt, params, request_id):
                 yield output
@@ -79,6 +81,8 @@ class Engine:
             ) from error
         except EngineGenerateError as error:
             raise _generate_error(error) from error
+        finally:
+            self._live.discard(request_id)
 
     def check_structured_outputs(self, constraint: StructuredOutputsParams) -> None:
         """vLLM's own check of a constraint (the one its engine runs on each request, with its
@@ -95,8 +99,11 @@ class Engine:
         except (VLLMClientError, ValueError) as error:
             raise BadRequestError(str(error)) from error
 
-    async def abort(self, request_id: str | list[str]) -> None:
-        await self._llm.abort(request_id)
+    async def abort(self, request_id: str) -> None:
+        """Aborts the request and those derived from it (`{id}-{index}`: one per prompt of a
+        batch); a no-op for requests already finished."""
+        family = [live for live in self._live if live.startswith(f"{request_id}-")]
+        await self._llm.abort([request_id, *family])
 
     def shutdown(self) -> None:
         self._llm.shutdown()

@@ -54,6 +54,7 @@ def test_non_streaming_disconnect_aborts_the_engine_request(
     base_url: str, base_server_pid: int, model_id: str
 ) -> None:
     aborted_before = metric(base_url, "llava_serve_aborts_total", reason="client_disconnected")
+    closed_before = metric(base_url, "llava_serve_requests_total", route=CHAT_ROUTE, status="499")
     finished_before = _finished_sequences(base_url)
 
     async def scenario() -> None:
@@ -78,6 +79,9 @@ def test_non_streaming_disconnect_aborts_the_engine_request(
             "the server to count the disconnect",
         )
     _assert_aborted_in_engine(base_url, model_id, finished_before)
+    # The access log records the request as closed by its client (nginx's 499).
+    closed = metric(base_url, "llava_serve_requests_total", route=CHAT_ROUTE, status="499")
+    assert closed == closed_before + 1
 
 
 def test_streaming_disconnect_aborts_the_engine_request(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +206,12 @@ def test_models_health_and_ready(client: openai.OpenAI, base_url: str, model_id:
     assert [model.id for model in models.data] == [model_id]
     assert httpx.get(f"{base_url}/health").status_code == 200
     assert httpx.get(f"{base_url}/ready").json()["status"] == "ready"
+
+
+def test_response_id_carries_the_request_id(base_url: str, model_id: str) -> None:
+    """The engine request id (also the response id) joins up with the client's X-Request-Id."""
+    body = {"model": model_id, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}
+    headers = {"X-Request-Id": "trace-42"}
+    reply = httpx.post(f"{base_url}/v1/chat/completions", json=body, headers=headers, timeout=120)
+    assert reply.status_code == 200 and reply.headers["x-request-id"] == "trace-42"
+    assert re.fullmatch(r"chatcmpl-trace-42-[0-9a-f]{8}", reply.json()["id"])

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from vllm.utils.gc_utils import freeze_gc_heap
 
@@ -60,13 +61,14 @@ def create_app(settings: Settings, spec: ModelSpec, request_exit: Callable[[int]
             if state.engine is not None:
                 state.engine.shutdown()
 
-    app = FastAPI(title="llava-serve", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="llava-serve",
+        version="0.1.0",
+        lifespan=lifespan,
+        middleware=_middleware(settings, state, admission),
+    )
     app.state.server = state
     install_error_handlers(app)
-    # Added last = outermost: the access log sees every answer, the lifecycle's refusals too.
-    app.add_middleware(ChatLifecycleMiddleware, state=state, admission=admission)
-    _install_security(app, settings)  # outside admission: a request without a key takes no slot
-    app.add_middleware(AccessLogMiddleware)
     app.include_router(routes_health.router)
     app.include_router(routes_metrics.router)
     app.include_router(routes_chat.router)
@@ -77,27 +79,34 @@ def create_app(settings: Settings, spec: ModelSpec, request_exit: Callable[[int]
     return app
 
 
-def _install_security(app: FastAPI, settings: Settings) -> None:
-    """Body cap innermost, then API keys, then CORS (outside the key check, so preflights and
-    401s carry CORS headers). CORS is off unless origins are configured."""
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+def _middleware(settings: Settings, state: ServerState, admission: Admission) -> list[Middleware]:
+    """The middleware stack, outermost first."""
     keys = load_api_keys(settings)  # a missing or empty key file fails start-up here
-    if keys:
+    # Outermost: the access log sees every answer, the inner layers' refusals too.
+    stack = [Middleware(AccessLogMiddleware)]
+    if settings.cors_allowed_origins:  # outside the key check: preflights and 401s carry CORS
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_allowed_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+                expose_headers=["X-Request-Id"],
+            )
+        )
+    if keys:  # outside admission: a request without a key takes no slot
         page = routes_web.public_paths() if settings.playground else frozenset()
-        app.add_middleware(
-            ApiKeyMiddleware,
-            keys=keys,
-            metrics_requires_key=settings.metrics_requires_key,
-            open_paths=page,
+        stack.append(
+            Middleware(
+                ApiKeyMiddleware,
+                keys=keys,
+                metrics_requires_key=settings.metrics_requires_key,
+                open_paths=page,
+            )
         )
-    if settings.cors_allowed_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_allowed_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
-            expose_headers=["X-Request-Id"],
-        )
+    stack.append(Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes))
+    stack.append(Middleware(ChatLifecycleMiddleware, state=state, admission=admission))
+    return stack
 
 
 async def _open(state: ServerState) -> None:

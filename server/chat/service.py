@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,7 +215,3 @@ def count_image_parts(request: ChatCompletionRequest) -> int:
         if isinstance(message.content, list)
         for part in message.content
     )
-
-
-def new_request_id() -> str:
-    return f"chatcmpl-{uuid.uuid4().hex}"
