@@ -54,6 +54,11 @@ def add_demo_commands(commands: Any) -> None:
     evaluate.add_argument(
         "--wait", type=float, default=None, help="seconds to wait for /ready (default 300)"
     )
+    evaluate.add_argument(
+        "--structured",
+        action="store_true",
+        help="ask for each scene as JSON (a json_schema response_format) instead",
+    )
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
@@ -62,6 +67,10 @@ def run_demo_command(args: argparse.Namespace) -> int:
         from server.demo.offline_eval import EVAL_SEED_BASE
 
         seed_base = EVAL_SEED_BASE if args.seed_base is None else args.seed_base
+        if args.structured:
+            from server.demo.structured_eval import eval_structured
+
+            return eval_structured(args.base_url, args.scenes, seed_base, args.show_errors)
         return eval_demo(
             args.base_url, args.scenes, seed_base, args.summary, args.show_errors, args.wait
         )
