@@ -25,9 +25,10 @@ from server.model_store import LocalModel
 logger = logging.getLogger(__name__)
 
 # vLLM's structured-outputs settings for this server (as `vllm serve --structured-outputs-config`
-# takes them): constrained JSON comes back compact, as OpenAI's does. vLLM applies this per
-# engine, not per request; free whitespace between JSON tokens lets a weak model wander.
-STRUCTURED_OUTPUTS: dict[str, Any] = {"disable_any_whitespace": True}
+# takes them): the xgrammar backend, and compact JSON, as OpenAI's. vLLM applies whitespace per
+# engine, not per request (and only with xgrammar or guidance named); free whitespace between
+# JSON tokens lets a weak model wander.
+STRUCTURED_OUTPUTS: dict[str, Any] = {"backend": "xgrammar", "disable_any_whitespace": True}
 
 # How often the watchdog looks at vLLM's liveness flag (set by vLLM's own monitor thread).
 WATCHDOG_POLL_S = 0.5

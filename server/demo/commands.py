@@ -45,6 +45,10 @@ def add_demo_commands(commands: Any) -> None:
     train.add_argument(
         "--threads", type=int, default=None, help="torch threads (results depend on it)"
     )
+    _add_eval_demo(commands)
+
+
+def _add_eval_demo(commands: Any) -> None:
     evaluate = commands.add_parser("eval-demo", help="the demo model's accuracy via the API")
     evaluate.add_argument("--base-url", default="http://127.0.0.1:8000")
     evaluate.add_argument("--scenes", type=int, default=300)
