@@ -7,6 +7,8 @@
 #   dev       the development lock (requirements/dev.lock): tests, linters, manifest checks
 #   checkov   the manifest policy linter in a venv of its own (.venv/checkov-venv; its pins
 #             clash with vLLM's), linked as .venv/bin/checkov
+#   clients   LangChain, LiteLLM and instructor in .venv/tools/clients (the client tests)
+#   node      the Node openai SDK in tests/node (npm ci)
 # Idempotent and fast the second time: each venv step stamps a hash of its inputs and is
 # skipped while they are unchanged (a second run takes about a second).
 #   SETUP_RUNTIME_ONLY=1   the runtime step only (container images: no test tools)
@@ -73,6 +75,23 @@ install_checkov() {
     ln -sfn ../checkov-venv/bin/checkov "$venv/bin/checkov"
 }
 
+# The client libraries tests/test_client_libraries.py drives (LangChain, LiteLLM, instructor),
+# in a venv of their own: their pins need not agree with vLLM's.
+install_clients() {
+    local tool="$venv/tools/clients"
+    [ -x "$tool/bin/python" ] || "$venv/bin/python" -m venv "$tool"
+    "$tool/bin/pip" install --quiet --disable-pip-version-check -r requirements/clients.lock
+}
+
+# The Node openai SDK for the same tests.
+install_node() {
+    if command -v npm >/dev/null 2>&1; then
+        (cd tests/node && npm ci --no-audit --no-fund --silent)
+    else
+        echo "set-up: warning: no npm; tests/test_client_libraries.py skips the Node SDK" >&2
+    fi
+}
+
 if [ "${SETUP_FLAVOUR:-}" = gpu ] || { [ -z "${SETUP_FLAVOUR:-}" ] && command -v nvidia-smi \
     >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }; then
     flavour=gpu
@@ -88,5 +107,7 @@ stamped runtime "requirements/$flavour.lock" pyproject.toml
 if [ -z "${SETUP_RUNTIME_ONLY:-}" ]; then
     stamped dev requirements/dev.lock
     stamped checkov requirements/checkov.lock
+    stamped clients requirements/clients.lock
+    stamped node tests/node/package-lock.json
 fi
 echo "set-up: done ($flavour)"

@@ -17,9 +17,10 @@ from server.model_store import LocalModel, ensure_local, vision_input_size
 from server.prompts.base import PromptBuilder
 
 # vLLM's structured-outputs settings for this server (as `vllm serve --structured-outputs-config`
-# takes them): constrained JSON comes back compact, as OpenAI's does. vLLM applies this per
-# engine, not per request; free whitespace between JSON tokens lets a weak model wander.
-STRUCTURED_OUTPUTS: dict[str, Any] = {"disable_any_whitespace": True}
+# takes them): the xgrammar backend, and compact JSON, as OpenAI's. vLLM applies whitespace per
+# engine, not per request (and only with xgrammar or guidance named); free whitespace between
+# JSON tokens lets a weak model wander.
+STRUCTURED_OUTPUTS: dict[str, Any] = {"backend": "xgrammar", "disable_any_whitespace": True}
 
 
 @dataclass(frozen=True)
