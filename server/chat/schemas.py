@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 MAX_STOP_SEQUENCES = 4
 MAX_TOP_LOGPROBS = 20
@@ -17,13 +17,44 @@ MAX_N = 128
 MAX_NAME_CHARS = 256
 MAX_TOKENS = 1_000_000
 
+_T = TypeVar("_T")
+
+
+def _valid_unicode(value: _T) -> _T:
+    """JSON may carry a lone UTF-16 surrogate ("\\ud800"), which no tokenizer can encode.
+    Checks a text, or each text (or text part) of a list."""
+    for item in value if isinstance(value, list) else [value]:
+        text = item if isinstance(item, str) else getattr(item, "text", None)
+        if not isinstance(text, str):
+            continue
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"the text holds a lone UTF-16 surrogate at position {error.start}; "
+                "it is not valid Unicode"
+            ) from None
+    return value
+
+
+def _not_a_boolean(value: object) -> object:
+    """JSON true is not the number 1 (pydantic's lax mode would take it as one)."""
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not a boolean")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_valid_unicode)]
+Int = Annotated[int, BeforeValidator(_not_a_boolean)]
+Float = Annotated[float, BeforeValidator(_not_a_boolean)]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class ImageURL(_Strict):
-    url: str = Field(min_length=1)
+    url: Text = Field(min_length=1)
     detail: Literal["auto", "low", "high"] | None = None
 
 
@@ -42,8 +73,8 @@ ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 
 class ChatMessage(_Strict):
     role: Literal["system", "user", "assistant"]
-    content: str | list[ContentPart]
-    name: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    content: Annotated[str | list[ContentPart], AfterValidator(_valid_unicode)]
+    name: Text | None = Field(None, max_length=MAX_NAME_CHARS)
 
     @model_validator(mode="after")
     def _images_only_from_users(self) -> ChatMessage:
@@ -62,23 +93,23 @@ class StreamOptions(_Strict):
 
 
 class ChatCompletionRequest(_Strict):
-    model: str = Field(max_length=MAX_NAME_CHARS)
+    model: Text = Field(max_length=MAX_NAME_CHARS)
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
-    max_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS)
-    max_completion_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS)
-    temperature: float | None = Field(None, ge=0, le=2)
-    top_p: float | None = Field(None, gt=0, le=1)
-    top_k: int | None = Field(None, ge=-1, le=MAX_TOKENS)
-    seed: int | None = Field(None, ge=-(2**63), le=2**63 - 1)
-    stop: str | list[str] | None = None
-    n: int = Field(1, ge=1, le=MAX_N)
-    presence_penalty: float = Field(0.0, ge=-2, le=2)
-    frequency_penalty: float = Field(0.0, ge=-2, le=2)
+    max_tokens: Int | None = Field(None, ge=1, le=MAX_TOKENS)
+    max_completion_tokens: Int | None = Field(None, ge=1, le=MAX_TOKENS)
+    temperature: Float | None = Field(None, ge=0, le=2)
+    top_p: Float | None = Field(None, gt=0, le=1)
+    top_k: Int | None = Field(None, ge=-1, le=MAX_TOKENS)
+    seed: Int | None = Field(None, ge=-(2**63), le=2**63 - 1)
+    stop: Annotated[str | list[str] | None, AfterValidator(_valid_unicode)] = None
+    n: Int = Field(1, ge=1, le=MAX_N)
+    presence_penalty: Float = Field(0.0, ge=-2, le=2)
+    frequency_penalty: Float = Field(0.0, ge=-2, le=2)
     logprobs: bool = False
-    top_logprobs: int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
+    top_logprobs: Int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    user: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    user: Text | None = Field(None, max_length=MAX_NAME_CHARS)
     # vLLM's extension, which its benchmark client sends: generate exactly max_tokens.
     ignore_eos: bool = False
 
