@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -58,12 +59,13 @@ class PromptBuilder:
             for part in message.content
             if isinstance(part, ImagePart)
         ]
-        texts = _client_texts(messages)
         text = self._render([_template_message(message) for message in messages])
+        marked = self._render_marked(messages)
         token_ids = self._tokenize(text)
-        if self._mentions_special_token(texts) or self._image_slots(token_ids) != len(image_urls):
+        slots_wrong = self._image_slots(token_ids) != len(image_urls)
+        if slots_wrong or self.client_forms_special_tokens(text, marked):
             # Rare path: keep the client's text literal, segment by segment.
-            token_ids = self._tokenize_literal(messages, texts, add_special=self._adds_bos(text))
+            token_ids = self._tokenize_literal(marked, add_special=self._adds_bos(text))
         prompt = Prompt(token_ids, image_urls, self.tokens_per_image)
         self._check_placeholders(prompt)
         return prompt
@@ -86,33 +88,48 @@ class PromptBuilder:
         ids: list[int] = self.tokenizer(text, add_special_tokens=self._adds_bos(text))["input_ids"]
         return ids
 
-    def _mentions_special_token(self, texts: list[str]) -> bool:
-        return any(token in text for token in self._special_strings for text in texts)
+    def client_forms_special_tokens(self, rendered: str, marked: MarkedText) -> bool:
+        """Whether the client's text puts a special token in the prompt: typed whole, or
+        formed with a neighbouring part or with the template's text ("</" + "s>"). The special
+        tokens found differ from those of the rendering whose client texts are markers."""
+        if not self._special_strings:
+            return False
+        specials = self._special_pattern
+        return specials.findall(rendered) != specials.findall(marked.rendered)
 
-    @property
+    @functools.cached_property
+    def _special_pattern(self) -> re.Pattern[str]:
+        return re.compile("|".join(re.escape(token) for token in self._special_strings))
+
+    @functools.cached_property
     def _special_strings(self) -> list[str]:
         """Every added/special token string, longest first (so the longest match wins)."""
         tokens = set(self.tokenizer.get_added_vocab()) | set(self.tokenizer.all_special_tokens)
         return sorted(tokens, key=len, reverse=True)
 
-    def _tokenize_literal(
-        self, messages: list[ChatMessage], texts: list[str], add_special: bool
-    ) -> list[int]:
-        """Renders with a marker in place of each client text, so the template's own special
-        tokens (BOS, image slots, turn ends) are told apart from the client's; the template's
-        become their ids, the client's text is tokenized with special-token matching off."""
-        nonce = uuid.uuid4().hex
-        markers = [f"\x00{nonce}:{index}\x00" for index in range(len(texts))]
-        replaced = iter(markers)
+    def _render_marked(self, messages: list[ChatMessage]) -> MarkedText:
+        """The rendering with a marker in place of each client text, so the template's own
+        special tokens (BOS, image slots, turn ends) can be told apart from the client's."""
+        texts = _client_texts(messages)
+        marked = MarkedText.for_texts(texts)
+        replaced = iter(marked.by_marker)
         template_messages = [_template_message(m, lambda _: next(replaced)) for m in messages]
-        rendered = self._render(template_messages)
-        by_marker = dict(zip(markers, texts, strict=True))
+        return marked.with_rendering(self._render(template_messages))
+
+    def _tokenize_literal(self, marked: MarkedText, add_special: bool) -> list[int]:
+        """The template's special tokens become their ids; the client's text is tokenized
+        with special-token matching off."""
         ids: list[int] = []
         if add_special:
             ids += self.tokenizer("", add_special_tokens=True)["input_ids"]
-        pieces = _pieces(rendered, by_marker, self._special_strings)
-        if any(nonce in piece for piece, is_special in pieces if not is_special):
+        return ids + self.literal_ids(marked.rendered, marked)
+
+    def literal_ids(self, rendered: str, marked: MarkedText) -> list[int]:
+        """Ids of (part of) a marked rendering, no BOS added."""
+        pieces = _pieces(rendered, marked.by_marker, self._special_strings)
+        if any(marked.nonce in piece for piece, is_special in pieces if not is_special):
             raise BadRequestError("The chat template altered the message text; cannot build.")
+        ids: list[int] = []
         for piece, is_special in pieces:
             if is_special:
                 ids.append(int(self.tokenizer.convert_tokens_to_ids(piece)))
@@ -137,6 +154,24 @@ class PromptBuilder:
     @property
     def _image_token(self) -> str:
         return str(getattr(self.tokenizer, "image_token", None) or "<image>")
+
+
+@dataclass(frozen=True)
+class MarkedText:
+    """A rendering whose client texts are markers (unguessable: a fresh nonce each time)."""
+
+    nonce: str
+    by_marker: dict[str, str]  # marker -> the client text it stands for
+    rendered: str = ""
+
+    @classmethod
+    def for_texts(cls, texts: list[str]) -> MarkedText:
+        nonce = uuid.uuid4().hex
+        markers = [f"\x00{nonce}:{index}\x00" for index in range(len(texts))]
+        return cls(nonce, dict(zip(markers, texts, strict=True)))
+
+    def with_rendering(self, rendered: str) -> MarkedText:
+        return MarkedText(self.nonce, self.by_marker, rendered)
 
 
 def _client_texts(messages: list[ChatMessage]) -> list[str]:
