@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="Largest request body; larger ones get 413."
     )
+    body_read_timeout_s: float = Field(
+        60.0, gt=0, description="Time a client has to send the whole request body; past it: 408."
+    )
     api_keys: CommaList = Field(
         [], repr=False, description="API keys clients must send (Bearer); unset: no auth."
     )

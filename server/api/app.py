@@ -18,7 +18,7 @@ from server.api import routes_chat, routes_health, routes_metrics, routes_web
 from server.api.access_log import AccessLogMiddleware
 from server.api.auth import ApiKeyMiddleware, load_api_keys
 from server.api.lifecycle import ChatLifecycleMiddleware
-from server.api.limits import BodySizeLimitMiddleware
+from server.api.limits import BodyReaderMiddleware
 from server.api.state import ServerState
 from server.chat.prompt import PromptBuilder
 from server.chat.service import ChatService
@@ -70,9 +70,14 @@ def create_app(settings: Settings, spec: ModelSpec, request_exit: Callable[[int]
 
 
 def _install_security(app: FastAPI, settings: Settings) -> None:
-    """Body cap innermost, then API keys, then CORS (outside the key check, so preflights and
-    401s carry CORS headers). CORS is off unless origins are configured."""
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    """Body reader innermost (outside admission: a slow upload takes no slot), then API keys
+    (no body is read for a request without a key), then CORS (outside the key check, so
+    preflights and 401s carry CORS headers). CORS is off unless origins are configured."""
+    app.add_middleware(
+        BodyReaderMiddleware,
+        max_bytes=settings.max_request_bytes,
+        read_timeout_s=settings.body_read_timeout_s,
+    )
     keys = load_api_keys(settings)  # a missing or empty key file fails start-up here
     if keys:
         page = routes_web.public_paths() if settings.playground else frozenset()
