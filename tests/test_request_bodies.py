@@ -1,5 +1,6 @@
 """Request bodies are read whole before a request takes an admission slot: uploads that stall
-hold no slot and get 408 once the body-read timeout passes."""
+hold no slot and get 408 once the body-read timeout passes; a body over the cap is read and
+thrown away, so the client gets its 413 (the OpenAI SDK an APIStatusError), never a reset."""
 
 from __future__ import annotations
 
@@ -76,3 +77,28 @@ def test_stalled_uploads_take_no_slot_and_get_408(
             status, data = _answer(sock)
         assert status == 408, data[:300]
         assert b'"code":"body_read_timeout"' in data
+
+
+def test_sdk_gets_413_for_a_body_over_the_cap(body_server: ServerProcess, model_id: str) -> None:
+    client = openai.OpenAI(base_url=f"{body_server.url}/v1", api_key="unused", max_retries=0)
+    with pytest.raises(openai.APIStatusError) as refused:
+        client.chat.completions.create(
+            model=model_id, messages=[{"role": "user", "content": "a" * (3 * MAX_BYTES)}]
+        )
+    assert refused.value.status_code == 413
+    assert "larger than" in refused.value.message
+
+
+def test_413_arrives_while_the_client_is_still_sending(body_server: ServerProcess) -> None:
+    """A client that asks to close after its request and sends a body three times the cap in
+    pieces: the server reads and drops the rest, so every byte is accepted and the 413 read
+    (before, the server answered at once and closed: the client got a connection reset)."""
+    size = 3 * MAX_BYTES
+    with _connect(body_server.url) as sock:
+        sock.sendall(_head(size, "Connection: close"))
+        piece = b"a" * 65536
+        for _ in range(size // len(piece)):
+            sock.sendall(piece)
+        status, data = _answer(sock)
+    assert status == 413, data[:300]
+    assert b"larger than" in data

@@ -1,6 +1,7 @@
 """The request body, read whole before anything inside runs: bounded in size (413) and in time
 (408). So a slow or partial upload holds no admission slot (admission is inside), and no body can
-make the server buffer more than the cap."""
+make the server buffer more than the cap. A body over the cap is read and thrown away up to a
+bound, as nginx's lingering close does: a client still sending gets its 413, not a reset."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from server.errors import (
     ServingError,
     serving_error_response,
 )
+
+# A body over the cap is discarded up to this many times the cap (within the read timeout);
+# past that the connection is closed on the sender (then it may see a reset).
+DISCARD_FACTOR = 4
 
 
 class _BodyTooLarge(Exception):
@@ -35,7 +40,11 @@ class BodyReaderMiddleware:
             await self.app(scope, receive, send)
             return
         declared = _declared_length(scope)
-        if declared > self.max_bytes:
+        # Past the discard bound reading is pointless; a client waiting for "100 Continue"
+        # has sent nothing yet: either way answer at once.
+        if declared > self.max_bytes * DISCARD_FACTOR or (
+            declared > self.max_bytes and _expects_continue(scope)
+        ):
             await _answer_and_close(self._too_large(), scope, receive, send)
             return
         try:
@@ -52,7 +61,7 @@ class BodyReaderMiddleware:
         await self.app(scope, _replay(body, receive), send)
 
     async def _read(self, receive: Receive) -> bytes:
-        """The whole body, up to the cap."""
+        """The whole body; past the cap, the rest is read and dropped (to the discard bound)."""
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -61,11 +70,16 @@ class BodyReaderMiddleware:
                 raise _ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
+            if size <= self.max_bytes:
+                chunks.append(chunk)
+            else:
+                chunks.clear()  # nothing of an oversized body is kept
+            if size > self.max_bytes * DISCARD_FACTOR:
                 raise _BodyTooLarge
-            chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        if size > self.max_bytes:
+            raise _BodyTooLarge
         return b"".join(chunks)
 
     def _too_large(self) -> PayloadTooLargeError:
@@ -109,3 +123,7 @@ def _header(scope: Scope, wanted: bytes) -> bytes | None:
 def _declared_length(scope: Scope) -> int:
     value = _header(scope, b"content-length")
     return int(value) if value is not None and value.isdigit() else 0
+
+
+def _expects_continue(scope: Scope) -> bool:
+    return (_header(scope, b"expect") or b"").lower() == b"100-continue"
