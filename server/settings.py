@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     cors_allowed_origins: CommaList = Field(
         [], description="Origins allowed by CORS (e.g. https://app.example); unset: CORS off."
     )
+    trusted_proxies: NetworkList = Field(
+        [],
+        description="Proxies (IPs or CIDRs) whose X-Forwarded-For and X-Forwarded-Proto are "
+        "believed; unset: those headers are ignored.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = Field(
         "json", description="json: one JSON object per log line (access and error logs)."

@@ -54,7 +54,8 @@ def create_app(settings: Settings, spec: ModelSpec, request_exit: Callable[[int]
             if state.engine is not None:
                 state.engine.shutdown()
 
-    app = FastAPI(title="llava-serve", version="0.1.0", lifespan=lifespan)
+    # No trailing-slash redirects: Starlette builds their Location from the Host header.
+    app = FastAPI(title="llava-serve", version="0.1.0", lifespan=lifespan, redirect_slashes=False)
     app.state.server = state
     install_error_handlers(app)
     # Added last = outermost: the access log sees every answer, the lifecycle's refusals too.
