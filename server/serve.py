@@ -8,6 +8,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from server.api.app import create_app
+from server.api.http_protocol import HeaderCappedHttpToolsProtocol
 from server.drain import SHUTDOWN_GRACE_S, DrainingServer
 from server.logging_setup import configure_logging
 from server.model_repo import resolve_model
@@ -22,7 +23,7 @@ def uvicorn_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=HeaderCappedHttpToolsProtocol,
         log_level=settings.log_level,
         log_config=None,  # logging is ours (configure_logging): JSON lines with request ids
         access_log=False,  # replaced by server/api/access_log.py (status, latency, request id)

@@ -1,11 +1,12 @@
 """The HTTP layer as the server configures uvicorn (server/serve.py), run in-process around a
-small app: X-Forwarded-For is believed only from configured proxies, and no redirect is built
-from the Host header."""
+small app: oversized headers are refused with 431 before any parsing cost, X-Forwarded-For is
+believed only from configured proxies, and no redirect is built from the Host header."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from server.api.app import create_app
+from server.api.http_protocol import MAX_HEADER_BYTES
 from server.model_repo import resolve_model
 from server.serve import uvicorn_config
 from server.settings import REPO_MODEL_DIR, Settings
@@ -51,6 +53,26 @@ def serving(settings: Settings) -> Iterator[tuple[str, int]]:
     finally:
         server.should_exit = True
         thread.join(timeout=START_TIMEOUT_S)
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_oversized_headers_get_431_and_the_server_goes_on() -> None:
+    with serving(Settings()) as (url, port):
+        with socket.create_connection(("127.0.0.1", port), timeout=START_TIMEOUT_S) as sock:
+            sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: test\r\nX-Big: ")
+            sock.sendall(b"a" * (16 * MAX_HEADER_BYTES))  # and never ends the headers
+            answer = _read_all(sock)
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "headers_too_large"
+        # Headers under the cap are served as before.
+        reply = httpx.get(url, headers={"X-Fine": "b" * (MAX_HEADER_BYTES // 2)}, timeout=30)
+        assert reply.status_code == 200
 
 
 @pytest.mark.parametrize(
