@@ -53,6 +53,20 @@ class PayloadTooLargeError(ServingError):
     error_type = "invalid_request_error"
 
 
+class BodyReadTimeoutError(ServingError):
+    """The client did not send its whole request body within the server's read timeout."""
+
+    status_code = 408
+    error_type = "timeout_error"
+
+    def __init__(self, timeout_s: float):
+        super().__init__(
+            f"The request body did not arrive within {timeout_s:g} s.",
+            param="body",
+            code="body_read_timeout",
+        )
+
+
 class OverloadedError(ServingError):
     """Admission control refused the request; clients should retry after `retry_after_s`."""
 

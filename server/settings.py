@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="Largest request body; larger ones get 413."
     )
+    body_read_timeout_s: float = Field(
+        60.0, gt=0, description="Time a client has to send the whole request body; past it: 408."
+    )
     api_keys: CommaList = Field(
         [], repr=False, description="API keys clients must send (Bearer); unset: no auth."
     )
@@ -105,6 +108,11 @@ class Settings(BaseSettings):
     )
     cors_allowed_origins: CommaList = Field(
         [], description="Origins allowed by CORS (e.g. https://app.example); unset: CORS off."
+    )
+    trusted_proxies: NetworkList = Field(
+        [],
+        description="Proxies (IPs or CIDRs) whose X-Forwarded-For and X-Forwarded-Proto are "
+        "believed; unset: those headers are ignored.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = Field(
