@@ -68,6 +68,20 @@ class Settings(BaseSettings):
     media_cache_mib: int = Field(
         256, ge=0, description="Decoded images kept by content hash, so repeats skip decoding."
     )
+    media_cache_max_image_pixels: int = Field(
+        1 << 20,
+        ge=0,
+        description="Largest decoded image the cache keeps (a JPEG decoded at about the vision "
+        "tower's size is far smaller); larger ones are decoded again when repeated.",
+    )
+    media_max_request_pixels: int = Field(
+        64_000_000, ge=64, description="Decoded pixels of one request's images; more: 413."
+    )
+    media_max_inflight_pixels: int = Field(
+        128_000_000,
+        ge=64,
+        description="Pixels being decoded across all requests at once; more: 429 + Retry-After.",
+    )
     # Security (README "Security"): media fetching closed by default, limits, keys, CORS.
     media_allowed_networks: NetworkList = Field(
         [], description="CIDRs image URLs may reach though refused by default (e.g. 10.0.0.0/8)."
