@@ -59,7 +59,13 @@ class Settings(BaseSettings):
     media_fetch_timeout_s: float = Field(10.0, gt=0, le=300)
     media_max_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     media_max_image_pixels: int = Field(40_000_000, ge=64)
-    media_decode_workers: int = Field(2, ge=1, le=64)
+    media_decode_workers: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Threads that decode images; unset: the cores this process may use (CPU "
+        "affinity, capped by a cgroup CPU quota).",
+    )
     media_decode_mode: Literal["fast", "exact"] = Field(
         "fast",
         description="fast: JPEGs decode straight to about the vision tower's size (draft mode; "

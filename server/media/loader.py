@@ -14,6 +14,7 @@ from PIL import Image
 from server import metrics
 from server.errors import BadRequestError
 from server.media.cache import DecodedImageCache, content_key
+from server.media.cores import usable_cores
 from server.media.decode import (
     DecodedImage,
     ImageLimits,
@@ -85,7 +86,8 @@ class MediaLoader:
         )
         self._origins = OriginSlots(settings.media_fetches_per_host)
         self._pool = ThreadPoolExecutor(
-            max_workers=settings.media_decode_workers, thread_name_prefix="image-decode"
+            max_workers=settings.media_decode_workers or usable_cores(),
+            thread_name_prefix="image-decode",
         )
         self._cache = DecodedImageCache(settings.media_cache_mib * 2**20)
         self._pixels = PixelBudget(
