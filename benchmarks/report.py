@@ -19,11 +19,11 @@ COLUMNS = [
 ]
 
 
-def _rows(results: dict[str, Any]) -> list[list[str]]:
+def _rows(results: dict[str, Any], server: str) -> list[list[str]]:
     """One row per workload and concurrency: vLLM, ours, ratio ours/vLLM for each metric."""
     rows = []
     for workload, runs in results["workloads"].items():
-        for ours, theirs in zip(runs["llava-serve"], runs["vllm"], strict=True):
+        for ours, theirs in zip(runs[server], runs["vllm"], strict=True):
             row = [workload, str(ours["concurrency"])]
             for key, _, _ in COLUMNS:
                 if key in ours:
@@ -35,17 +35,19 @@ def _rows(results: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def markdown_table(results: dict[str, Any]) -> str:
+def markdown_table(results: dict[str, Any], server: str = "llava-serve") -> str:
     header = ["workload", "conc.", *[title for _, title, _ in COLUMNS]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in _rows(results)]
+    lines += ["| " + " | ".join(row) + " |" for row in _rows(results, server)]
     rss = results["peak_rss_mib"]
     lines.append("")
     lines.append(
         f"Peak server RSS (API process + engine core): vLLM {rss['vllm']:.0f} MiB, "
-        f"llava-serve {rss['llava-serve']:.0f} MiB "
-        f"({rss['llava-serve'] / rss['vllm']:.2f}x)."
+        f"{server} {rss[server]:.0f} MiB ({rss[server] / rss['vllm']:.2f}x)."
     )
+    if server == "llava-serve" and "baseline" in rss:  # a before/after run (--baseline)
+        lines += ["", "The same run's baseline (the earlier llava-serve) against vLLM:", ""]
+        lines.append(markdown_table(results, "baseline"))
     return "\n".join(lines)
 
 
@@ -107,6 +109,10 @@ generates exactly 32 tokens), with the same requests:
   of random noise per request as a data URL (JPEG's worst case: slow to entropy-decode), at
   64x64, 512x512, 1024x768, 2048x1536 and 4032x3024 (`--sizes`), each run sampled with its
   own seed so no run finds its images in either server's caches.
+
+With `--baseline TREE` a third server runs another llava-serve source tree (an earlier commit,
+`git archive`d) in the same interleaved runs, so a change's effect is measured against the
+same vLLM runs on the same machine load; its table follows the main one.
 
 Each cell is measured `--repeats` times on each server (3 by default; once for **c**, whose
 repeats would be warm), interleaved: every run on one server is followed at once by the same
