@@ -139,9 +139,12 @@ def write_summary(out: Path, doc: Path, machine: str) -> None:
     for result_file in sorted(out.glob("bench-*.json")):
         results = json.loads(result_file.read_text())
         name = results["model"]
+        repeats = results.get("repeats", 1)
+        # An even count's reported run is the upper middle one (of 2: the faster).
+        median = "median" if repeats % 2 else "upper median"
         sections.append(
-            f"## {name} ({results['requests']} requests per run, median of "
-            f"{results.get('repeats', 1)} runs, {results['started']})\n"
+            f"## {name} ({results['requests']} requests per run, {median} of "
+            f"{repeats} runs, {results['started']})\n"
         )
         sections.append(markdown_table(results) + "\n")
         if "load_average" in results:
@@ -158,4 +161,7 @@ def write_summary(out: Path, doc: Path, machine: str) -> None:
         profiles = out / f"profile-{name}.md"
         if profiles.exists():  # from the latest run with --profile
             sections.append(profiles.read_text())
+    media_path = out / "media-path.md"  # the image path's stages, measured by benchmarks.stages
+    if media_path.exists():
+        sections.append(media_path.read_text())
     doc.write_text("\n".join(sections))
