@@ -59,7 +59,13 @@ class Settings(BaseSettings):
     media_fetch_timeout_s: float = Field(10.0, gt=0, le=300)
     media_max_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     media_max_image_pixels: int = Field(40_000_000, ge=64)
-    media_decode_workers: int = Field(2, ge=1, le=64)
+    media_decode_workers: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Threads that decode images; unset: the cores this process may use (CPU "
+        "affinity, capped by a cgroup CPU quota).",
+    )
     media_decode_mode: Literal["fast", "exact"] = Field(
         "fast",
         description="fast: JPEGs decode straight to about the vision tower's size (draft mode; "
@@ -67,6 +73,20 @@ class Settings(BaseSettings):
     )
     media_cache_mib: int = Field(
         256, ge=0, description="Decoded images kept by content hash, so repeats skip decoding."
+    )
+    media_cache_max_image_pixels: int = Field(
+        1 << 20,
+        ge=0,
+        description="Largest decoded image the cache keeps (a JPEG decoded at about the vision "
+        "tower's size is far smaller); larger ones are decoded again when repeated.",
+    )
+    media_max_request_pixels: int = Field(
+        64_000_000, ge=64, description="Decoded pixels of one request's images; more: 413."
+    )
+    media_max_inflight_pixels: int = Field(
+        128_000_000,
+        ge=64,
+        description="Pixels being decoded across all requests at once; more: 429 + Retry-After.",
     )
     # Security (README "Security"): media fetching closed by default, limits, keys, CORS.
     media_allowed_networks: NetworkList = Field(
