@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import AsyncIterator
 
@@ -11,6 +12,7 @@ from vllm.engine.arg_utils import AsyncEngineArgs
 from vllm.exceptions import VLLMClientError
 from vllm.inputs import TokensPrompt
 from vllm.outputs import RequestOutput
+from vllm.sampling_params import StructuredOutputsParams
 from vllm.v1.engine.async_llm import AsyncLLM
 from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 
@@ -28,6 +30,7 @@ class Engine:
 
     def __init__(self, llm: AsyncLLM):
         self._llm = llm
+        self._live: set[str] = set()  # ids of the requests generate() is serving now
 
     @classmethod
     def start(cls, args: AsyncEngineArgs) -> Engine:
@@ -66,6 +69,7 @@ class Engine:
         self, request_id: str, prompt: TokensPrompt, params: SamplingParams
     ) -> AsyncIterator[RequestOutput]:
         """Yields vLLM's outputs; the request is aborted in vLLM if the caller stops iterating."""
+        self._live.add(request_id)
         try:
             async for output in self._llm.generate(prompt, params, request_id):
                 yield output
@@ -77,9 +81,29 @@ class Engine:
             ) from error
         except EngineGenerateError as error:
             raise _generate_error(error) from error
+        finally:
+            self._live.discard(request_id)
+
+    def check_structured_outputs(self, constraint: StructuredOutputsParams) -> None:
+        """vLLM's own check of a constraint (the one its engine runs on each request, with its
+        backend choice and fallbacks), on a throwaway copy; a refusal is a BadRequestError."""
+        probe = SamplingParams(max_tokens=1, structured_outputs=copy.deepcopy(constraint))
+        config = self._llm.vllm_config
+        try:
+            probe.verify(
+                self._llm.model_config,
+                config.speculative_config,
+                config.structured_outputs_config,
+                self._llm.input_processor.tokenizer,
+            )
+        except (VLLMClientError, ValueError) as error:
+            raise BadRequestError(str(error)) from error
 
     async def abort(self, request_id: str) -> None:
-        await self._llm.abort(request_id)
+        """Aborts the request and those derived from it (`{id}-{index}`: one per prompt of a
+        batch); a no-op for requests already finished."""
+        family = [live for live in self._live if live.startswith(f"{request_id}-")]
+        await self._llm.abort([request_id, *family])
 
     def shutdown(self) -> None:
         self._llm.shutdown()

@@ -8,12 +8,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vllm.config import StructuredOutputsConfig
 from vllm.engine.arg_utils import AsyncEngineArgs
 
 from server.engine import Engine
 from server.model_repo import ModelSpec
 from server.model_store import LocalModel, ensure_local, vision_input_size
 from server.prompts.base import PromptBuilder
+
+# vLLM's structured-outputs settings for this server (as `vllm serve --structured-outputs-config`
+# takes them): the xgrammar backend, and compact JSON, as OpenAI's. vLLM applies whitespace per
+# engine, not per request (and only with xgrammar or guidance named); free whitespace between
+# JSON tokens lets a weak model wander.
+STRUCTURED_OUTPUTS: dict[str, Any] = {"backend": "xgrammar", "disable_any_whitespace": True}
 
 
 @dataclass(frozen=True)
@@ -76,5 +83,6 @@ def engine_args(spec: ModelSpec, local: LocalModel) -> AsyncEngineArgs:
         enforce_eager=engine.enforce_eager,
         tensor_parallel_size=engine.tensor_parallel_size,
         seed=engine.seed,
+        structured_outputs_config=StructuredOutputsConfig(**STRUCTURED_OUTPUTS),
         **optional,
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
 
-from tests.images import data_url, encode, scene, user_message
+from tests.images import Messages, data_url, encode, scene, user_message
 from tests.reference_hf import reference_prompt_length, to_hf_messages
 
 
@@ -16,7 +17,7 @@ def png_url(seed: int, width: int = 64, height: int = 64) -> str:
     return data_url(encode(scene(width, height, seed)))
 
 
-def ask(client: openai.OpenAI, model: str, messages: list, **options: object):  # type: ignore[no-untyped-def]
+def ask(client: openai.OpenAI, model: str, messages: Messages, **options: Any) -> Any:
     return client.chat.completions.create(model=model, messages=messages, **options)
 
 
@@ -109,7 +110,7 @@ def test_two_images_in_one_message(client: openai.OpenAI, model_id: str) -> None
 
 
 def test_text_only_with_system_and_history(client: openai.OpenAI, model_id: str) -> None:
-    messages = [
+    messages: Messages = [
         {"role": "system", "content": "You are terse."},
         {"role": "user", "content": "Hello"},
         {"role": "assistant", "content": "Hi."},
@@ -157,7 +158,7 @@ def test_logprobs_with_top_logprobs(client: openai.OpenAI, model_id: str) -> Non
     )
     logprobs = reply.choices[0].logprobs
     assert logprobs is not None and logprobs.content is not None
-    assert len(logprobs.content) == reply.usage.completion_tokens  # type: ignore[union-attr]
+    assert len(logprobs.content) == reply.usage.completion_tokens
     for position in logprobs.content:
         assert position.logprob <= 0
         assert len(position.top_logprobs) == 3

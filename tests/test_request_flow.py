@@ -19,7 +19,7 @@ from server.api.app import create_app
 from server.api.auth import ApiKeyMiddleware
 from server.api.engine_ids import mint_engine_request_id
 from server.api.lifecycle import ChatLifecycleMiddleware
-from server.api.limits import BodySizeLimitMiddleware
+from server.api.limits import BodyReaderMiddleware
 from server.api.paths import CHAT_COMPLETIONS, GENERATION_ROUTES
 from server.model_repo import resolve_model
 from server.settings import REPO_MODEL_DIR, Settings
@@ -38,7 +38,7 @@ def test_the_middleware_stack_is_declared_outermost_first() -> None:
         AccessLogMiddleware,
         CORSMiddleware,
         ApiKeyMiddleware,
-        BodySizeLimitMiddleware,
+        BodyReaderMiddleware,
         ChatLifecycleMiddleware,
     ]
 
@@ -83,7 +83,7 @@ async def _failing_answer(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def _logged_status(app: object, caplog: pytest.LogCaptureFixture) -> int:
-    scope = {"type": "http", "method": "POST", "path": "/x", "headers": [], "client": None}
+    scope: Scope = {"type": "http", "method": "POST", "path": "/x", "headers": [], "client": None}
 
     async def receive() -> dict[str, object]:
         return {"type": "http.request", "body": b"", "more_body": False}

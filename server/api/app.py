@@ -15,11 +15,18 @@ from starlette.middleware.cors import CORSMiddleware
 from vllm.utils.gc_utils import freeze_gc_heap
 
 from server.admission import Admission
-from server.api import routes_chat, routes_health, routes_metrics, routes_web
+from server.api import (
+    routes_chat,
+    routes_completions,
+    routes_health,
+    routes_metrics,
+    routes_tokenize,
+    routes_web,
+)
 from server.api.access_log import AccessLogMiddleware
 from server.api.auth import ApiKeyMiddleware, load_api_keys
 from server.api.lifecycle import ChatLifecycleMiddleware
-from server.api.limits import BodySizeLimitMiddleware
+from server.api.limits import BodyReaderMiddleware
 from server.api.state import ServerState
 from server.chat.service import ChatService
 from server.errors import ConfigError, install_error_handlers
@@ -38,6 +45,7 @@ def create_app(settings: Settings, spec: ModelSpec, request_exit: Callable[[int]
     state = ServerState(settings, spec, request_exit, created=int(time.time()))
     admission = Admission.from_settings(settings)
     state.admission = admission
+    routes_metrics.sample_engine_at_scrape(state)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -53,17 +61,21 @@ def create_app(settings: Settings, spec: ModelSpec, request_exit: Callable[[int]
             if state.engine is not None:
                 state.engine.shutdown()
 
+    # No trailing-slash redirects: Starlette builds their Location from the Host header.
     app = FastAPI(
         title="llava-serve",
         version="0.1.0",
         lifespan=lifespan,
         middleware=_middleware(settings, state, admission),
+        redirect_slashes=False,
     )
     app.state.server = state
     install_error_handlers(app)
     app.include_router(routes_health.router)
     app.include_router(routes_metrics.router)
     app.include_router(routes_chat.router)
+    app.include_router(routes_completions.router)
+    app.include_router(routes_tokenize.router)
     if settings.playground:
         app.include_router(routes_web.router)
     return app
@@ -94,7 +106,15 @@ def _middleware(settings: Settings, state: ServerState, admission: Admission) ->
                 open_paths=page,
             )
         )
-    stack.append(Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes))
+    # The body is read before admission: a slow upload takes no slot; after the key check: no
+    # body is read for a request without a key.
+    stack.append(
+        Middleware(
+            BodyReaderMiddleware,
+            max_bytes=settings.max_request_bytes,
+            read_timeout_s=settings.body_read_timeout_s,
+        )
+    )
     stack.append(Middleware(ChatLifecycleMiddleware, state=state, admission=admission))
     return stack
 
@@ -107,10 +127,9 @@ async def _open(state: ServerState) -> None:
         model = await load_model(spec, state.settings.home)
         state.engine = model.engine
         state.media = MediaLoader(state.settings, model.tower_input_size)
-        # Before opening: the start-up heap (torch, transformers, vLLM: ~670k objects) moves to
-        # a generation the collector never scans again. Otherwise each full collection under
-        # load stalls the event loop for ~0.4 s here, and streams arrive in one burst. vLLM's
-        # own server does the same.
+        # Before opening: the start-up heap (torch, transformers, vLLM) moves to a generation
+        # the collector never scans again, so full collections under load do not stall the
+        # event loop (docs/internals.md). vLLM's own server does the same.
         freeze_gc_heap()
         state.chat = ChatService(
             model.engine, model.prompts, state.media, spec, state.served_model_name

@@ -76,7 +76,7 @@ class ChatLifecycleMiddleware:
         if prefix is None:
             await self.app(scope, receive, send)
             return
-        if not self.state.ready:
+        if not self.state.accepting:
             reason = "draining" if self.state.draining else "not_ready"
             await _refuse(NotReadyError(not_ready_reason(self.state)), reason, scope, receive, send)
             return

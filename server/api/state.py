@@ -25,6 +25,10 @@ class ServerState:
     media: MediaLoader | None = None
     chat: ChatService | None = None
     startup_error: str | None = None
+    # SIGTERM seen: /ready answers 503 from then on (load balancers stop sending), while new
+    # requests are still served until the lame-duck period ends and `draining` starts.
+    stopping: bool = False
+    # New chat requests refused; admitted ones finish (server/drain.py).
     draining: bool = False
     admission: Admission | None = None
     created: int = field(default=0)
@@ -35,6 +39,12 @@ class ServerState:
 
     @property
     def ready(self) -> bool:
+        """What /ready reports: accepting, and not about to stop."""
+        return self.accepting and not self.stopping
+
+    @property
+    def accepting(self) -> bool:
+        """Whether a new chat request is admitted (still true in the lame-duck period)."""
         return self.chat is not None and not self.draining and not self.engine_dead
 
     @property
@@ -56,7 +66,7 @@ async def chat_service(request: Request) -> ChatService:
     state: ServerState = request.app.state.server
     # While draining, requests already admitted (the lifecycle middleware refuses new ones)
     # still reach the service: that is what the drain waits for.
-    if state.chat is None or not (state.ready or state.draining):
+    if state.chat is None or not (state.accepting or state.draining):
         raise NotReadyError(not_ready_reason(state))
     return state.chat
 

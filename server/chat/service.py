@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from vllm import SamplingParams
@@ -14,15 +14,20 @@ from vllm.outputs import RequestOutput
 
 from server import metrics
 from server.chat import response
+from server.chat.constraints import request_constraint, tool_reader
+from server.chat.messages import template_messages
 from server.chat.sampling import completion_budget, sampling_params
-from server.chat.schemas import ChatCompletionRequest
+from server.chat.schemas import ChatCompletionRequest, ImagePart
 from server.chat.token_bytes import TokenBytes
+from server.chat.tokenize import TokenizeRequest, expand_images, tokenize_response
 from server.chat.wire import ChatCompletion
 from server.engine import Engine
 from server.errors import BadRequestError, ModelNotFoundError, ServingError, serving_error_body
 from server.media.loader import LoadedImage, MediaLoader
 from server.model_repo import ModelSpec
 from server.prompts.base import Prompt, PromptBuilder
+from server.structured.check import ConstraintCheck
+from server.tools.streaming import ToolCallStream
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +43,7 @@ class PreparedChat:
     include_usage: bool
     image_tokens: int = 0
     started: float = 0.0  # wall-clock (time.time()), as vLLM's arrival_time, for TTFT
+    options: response.ChoiceOptions = field(default_factory=response.ChoiceOptions)
 
 
 class ChatService:
@@ -55,21 +61,51 @@ class ChatService:
         self._media = media
         self._spec = spec
         self.served_model_name = served_model_name
+        self._constraint_check = ConstraintCheck(engine.check_structured_outputs)
+
+    # What the other generation APIs (server/completions, server/responses) share with chat.
+
+    @property
+    def prompts(self) -> PromptBuilder:
+        return self._prompts
+
+    @property
+    def token_bytes(self) -> TokenBytes:
+        return self._token_bytes
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self._spec
+
+    @property
+    def context_length(self) -> int:
+        return self._engine.max_model_len
+
+    async def generate(self, prepared: PreparedChat) -> AsyncIterator[RequestOutput]:
+        """The engine's outputs for a prepared request (deltas or only the final one, as its
+        params ask); records the request's metrics once the engine has finished it."""
+        prompt_tokens, completion_tokens = 0, 0
+        output: RequestOutput | None = None
+        request_id = prepared.header.id
+        async for output in self._engine.generate(
+            request_id, prepared.engine_prompt, prepared.params
+        ):
+            prompt_tokens = len(output.prompt_token_ids or ()) or prompt_tokens
+            completion_tokens += sum(len(item.token_ids) for item in output.outputs)
+            yield output
+        _record(prepared, prompt_tokens, completion_tokens, output)
 
     async def prepare(self, request: ChatCompletionRequest, request_id: str) -> PreparedChat:
         started = time.time()
         if request.model != self.served_model_name:
             raise ModelNotFoundError(request.model, [self.served_model_name])
-        prompt = self._prompts.build(request.messages)
-        max_images = self._spec.engine.max_images
-        if len(prompt.image_urls) > max_images:
-            raise BadRequestError(
-                f"The request has {len(prompt.image_urls)} images; this model takes at most "
-                f"{max_images} per request.",
-                param="messages",
-            )
+        # Counted before the prompt is rendered and tokenized: 16k image parts took 2 s to
+        # render before this refusal.
+        self._check_image_count(count_image_parts(request))
+        prompt = self._prompts.build(template_messages(request.messages, request.tools or []))
         max_tokens = completion_budget(request, self._spec, prompt, self._engine.max_model_len)
-        params = sampling_params(request, self._spec, max_tokens)
+        constraint = request_constraint(request, self._constraint_check)
+        params = sampling_params(request, self._spec, max_tokens, constraint)
         images = await self._media.load_all(prompt.image_urls)
         engine_prompt = _engine_prompt(prompt, images)
         header = response.ResponseHeader(request_id, int(time.time()), self.served_model_name)
@@ -77,9 +113,44 @@ class ChatService:
         if request.logprobs:
             logprobs = response.LogprobsOptions(request.top_logprobs or 0, self._token_bytes)
         image_tokens = len(prompt.image_urls) * prompt.tokens_per_image
-        return PreparedChat(
-            header, engine_prompt, params, logprobs, request.include_usage, image_tokens, started
+        options = response.ChoiceOptions(
+            tool_reader(request), request.return_token_ids, image_tokens
         )
+        return PreparedChat(
+            header,
+            engine_prompt,
+            params,
+            logprobs,
+            request.include_usage,
+            image_tokens,
+            started,
+            options,
+        )
+
+    def _check_image_count(self, images: int) -> None:
+        max_images = self._spec.engine.max_images
+        if images > max_images:
+            raise BadRequestError(
+                f"The request has {images} images; this model takes at most "
+                f"{max_images} per request.",
+                param="messages",
+            )
+
+    def tokenize(self, request: TokenizeRequest) -> dict[str, Any]:
+        if request.model != self.served_model_name:
+            raise ModelNotFoundError(request.model, [self.served_model_name])
+        tokenizer = self._prompts.tokenizer
+        if request.messages is not None:
+            prompt = self._prompts.build(template_messages(request.messages, request.tools or []))
+            ids = expand_images(
+                prompt.token_ids, self._prompts.image_token_id, prompt.tokens_per_image
+            )
+        else:
+            ids = tokenizer(request.prompt or "", add_special_tokens=request.add_special_tokens)[
+                "input_ids"
+            ]
+        strs = tokenizer.convert_ids_to_tokens(ids) if request.return_token_strs else None
+        return tokenize_response(ids, self._engine.max_model_len, strs)
 
     async def complete(self, chat: PreparedChat) -> ChatCompletion:
         final: RequestOutput | None = None
@@ -89,7 +160,7 @@ class ChatService:
             raise ServingError("The engine returned no output.")
         completion_tokens = sum(len(item.token_ids) for item in final.outputs)
         _record(chat, len(final.prompt_token_ids or ()), completion_tokens, final)
-        return response.completion_object(chat.header, final, chat.logprobs)
+        return response.completion_object(chat.header, final, chat.logprobs, chat.options)
 
     async def stream(self, chat: PreparedChat) -> AsyncIterator[bytes]:
         """SSE events ending with [DONE]. Whatever fails once the stream has started (the
@@ -98,6 +169,11 @@ class ChatService:
         header = chat.header
         prompt_tokens, completion_tokens = 0, 0
         output: RequestOutput | None = None
+        last: RequestOutput | None = None
+        reader = chat.options.tools
+        tool_streams = (
+            {index: ToolCallStream(reader) for index in range(chat.params.n)} if reader else {}
+        )
         try:
             async for output in self._engine.generate(header.id, chat.engine_prompt, chat.params):
                 if not prompt_tokens:
@@ -106,11 +182,17 @@ class ChatService:
                     yield response.sse(response.chunk(header, response.role_choices(chat.params.n)))
                 prompt_tokens = len(output.prompt_token_ids or ())
                 completion_tokens += sum(len(item.token_ids) for item in output.outputs)
-                for choice in response.stream_choices(output, chat.logprobs):
+                last = output
+                if tool_streams:
+                    choices = response.tool_stream_choices(output, tool_streams)
+                else:
+                    choices = response.stream_choices(output, chat.logprobs)
+                for choice in choices:
                     yield response.sse(response.chunk(header, [choice]))
             _record(chat, prompt_tokens, completion_tokens, output)
             if chat.include_usage:
-                counts = response.usage(prompt_tokens, completion_tokens)
+                details = response.prompt_tokens_details(chat.image_tokens, last)
+                counts = response.usage(prompt_tokens, completion_tokens, details)
                 yield response.sse(response.chunk(header, [], counts))
         except ServingError as error:
             logger.warning("stream %s failed: %s", header.id, error.message)
@@ -138,3 +220,12 @@ def _engine_prompt(prompt: Prompt, images: list[LoadedImage]) -> TokensPrompt:
 def _record(chat: PreparedChat, prompt_tokens: int, completion_tokens: int, last: Any) -> None:
     counts = metrics.GenerationCounts(prompt_tokens, completion_tokens, chat.image_tokens)
     metrics.record_generation(counts, chat.started, last)
+
+
+def count_image_parts(request: ChatCompletionRequest) -> int:
+    return sum(
+        isinstance(part, ImagePart)
+        for message in request.messages
+        if isinstance(message.content, list)
+        for part in message.content
+    )

@@ -32,4 +32,9 @@ class PromptBuilder(Protocol):
         """The tokenizer the prompt ids come from (responses spell tokens with it too)."""
         ...
 
+    @property
+    def image_token_id(self) -> int:
+        """The id that stands for an image in the prompt (token-id prompts may not contain it)."""
+        ...
+
     def build(self, messages: list[ChatMessage]) -> Prompt: ...
