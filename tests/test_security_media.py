@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from server.errors import BadRequestError
 from server.media import guard
 from server.media.fetch import FetchLimits, fetch_url, guarded_client
 from server.media.guard import MediaPolicy
@@ -200,7 +201,6 @@ def test_redirect_loop_hits_the_cap(base_url: str, model_id: str, hostile_host: 
         ("/gzip.png", 400, "gzip"),
         ("/claims-huge.png", 413, "byte limit"),
         ("/endless.png", 413, "byte limit"),
-        ("/slow.png", 400, "took longer than"),
         ("/missing.png", 400, "HTTP 404"),
     ],
 )
@@ -209,6 +209,21 @@ def test_hostile_image_responses(
 ) -> None:
     response = ask_with_image(base_url, model_id, f"{hostile_host}{path}")
     assert_refused(response, fragment, status=status)
+
+
+def test_a_trickled_response_is_cut_at_the_total_deadline(hostile_host: str) -> None:
+    """/slow.png sends one byte a second: every read is quick, so only a deadline on the whole
+    fetch stops it (the server's media_fetch_timeout_s; here 1 s, in-process)."""
+    policy = MediaPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),))
+
+    async def fetch() -> None:
+        async with guarded_client(policy, 5, 10) as client:
+            limits = FetchLimits(max_bytes=1 << 20, max_redirects=0, timeout_s=1)
+            await fetch_url(client, f"{hostile_host}/slow.png", policy, limits)
+
+    with pytest.raises(BadRequestError, match="took longer than 1 s") as refused:
+        asyncio.run(fetch())
+    assert refused.value.param == "image_url"
 
 
 def test_connection_goes_to_the_checked_address(
