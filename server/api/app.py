@@ -19,6 +19,7 @@ from server.api import (
     routes_completions,
     routes_health,
     routes_metrics,
+    routes_responses,
     routes_web,
 )
 from server.api.access_log import AccessLogMiddleware
@@ -71,6 +72,7 @@ def create_app(settings: Settings, spec: ModelSpec, request_exit: Callable[[int]
     app.include_router(routes_metrics.router)
     app.include_router(routes_chat.router)
     app.include_router(routes_completions.router)
+    app.include_router(routes_responses.router)
     if settings.playground:
         app.include_router(routes_web.router)
     return app
