@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+from server.model_loader import STRUCTURED_OUTPUTS
 from server.model_repo import ModelSpec
 
 
@@ -55,6 +56,9 @@ def vllm_command(spec: ModelSpec, checkpoint: Path, port: int) -> list[str]:
         "--seed",
         str(engine.seed),
         "--disable-uvicorn-access-log",
+        # The structured-outputs settings our engine runs with (compact JSON).
+        "--structured-outputs-config",
+        json.dumps(STRUCTURED_OUTPUTS),
     ]
     if engine.max_model_len:
         command += ["--max-model-len", str(engine.max_model_len)]
@@ -77,8 +81,8 @@ def running(name: str, command: list[str], port: int, log: Path) -> Iterator[Run
     with log.open("wb") as sink:
         # Its own process group (killed as one at the end) but not its own session: with the
         # kernel's autogroup scheduling a new session is a CPU share of its own, and on 2
-        # cores a server in one often sent each streamed response in one burst at its end
-        # (client TTFT 220 ms for a 200-token answer, its chunks written from 7 ms on).
+        # cores a server in one often sends each streamed response in one burst at its end
+        # (docs/benchmarks.md, "Method").
         process = subprocess.Popen(
             command, stdout=sink, stderr=subprocess.STDOUT, env=env, process_group=0
         )

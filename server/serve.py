@@ -9,6 +9,7 @@ import uvicorn
 from server.api.app import create_app
 from server.drain import SHUTDOWN_GRACE_S, DrainingServer
 from server.logging_setup import configure_logging
+from server.metrics_listener import start_metrics_listener
 from server.model_repo import resolve_model
 from server.settings import Settings
 
@@ -28,6 +29,8 @@ def serve(settings: Settings) -> int:
             server.should_exit = True
 
     app = create_app(settings, spec, request_exit)
+    if settings.metrics_port is not None:
+        start_metrics_listener(settings.host, settings.metrics_port)
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     )
     media_connect_timeout_s: float = Field(3.0, gt=0, le=60)
     media_max_redirects: int = Field(3, ge=0, le=10)
+    media_fetches_per_host: int = Field(
+        8, ge=1, le=256, description="Image downloads at once from one host (scheme, host, port)."
+    )
+    media_fetches_per_request: int = Field(
+        4, ge=1, le=64, description="Image downloads at once for one request."
+    )
     media_min_image_side: int = Field(2, ge=1, description="Smallest width/height accepted.")
     media_max_aspect_ratio: float = Field(
         20.0, ge=1, description="Largest accepted ratio of an image's long side to its short."
@@ -116,7 +122,20 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(
         600.0, gt=0, description="Server-side deadline of one chat request, queueing included."
     )
+    lame_duck_s: float = Field(
+        5.0,
+        ge=0,
+        description="On SIGTERM: for this long /ready answers 503 while new requests are still "
+        "served, so load balancers stop sending first; then the drain starts.",
+    )
     drain_timeout_s: float = Field(
         30.0, ge=0, description="On SIGTERM: how long in-flight requests may take to finish."
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="A second port serving only the Prometheus metrics, never behind API keys; "
+        "unset: /metrics on the main port only.",
     )
     playground: bool = Field(True, description="Serve the web playground page at /.")

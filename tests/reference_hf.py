@@ -7,6 +7,7 @@ The server's greedy output on a checkpoint is checked token for token against
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def reference_token_texts(checkpoint_dir: Path, token_ids: list[int]) -> list[st
     return [processor.tokenizer.decode([token_id]) for token_id in token_ids]
 
 
-def to_hf_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def to_hf_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """OpenAI-format messages -> the HF template format ({"type": "image"} for each image)."""
     converted = []
     for message in messages:

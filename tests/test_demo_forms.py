@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from server.demo.evaluate import Graded, form_table
-from server.demo.forms import question_form
-from server.demo.instructions import Sample, make_sample
-from server.demo.scenes import generate_scene
+from llava_demo.evaluate import Graded, form_table
+from llava_demo.forms import question_form
+from llava_demo.instructions import Sample, make_sample
+from llava_demo.scenes import generate_scene
 
 EXPECTED_CONVERSATION_FORMS = {
     "count all objects",

@@ -6,8 +6,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from server.demo.instructions import CONVERSATION_FORMS, _compare, _relative
-from server.demo.scenes import Scene, SceneObject
+from llava_demo.instructions import CONVERSATION_FORMS, _compare, _relative
+from llava_demo.scenes import Scene, SceneObject
 
 RED_CIRCLE = SceneObject("red", "circle", 0, 0)  # top left
 BLUE_SQUARE = SceneObject("blue", "square", 1, 1)  # center

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-from server.demo.instructions import BUILDERS, RESPONSE_TYPES, make_sample
-from server.demo.scenes import CANVAS, MAX_OBJECTS, POSITIONS, generate_scene, render_scene
-from server.demo.scoring import is_correct
+from llava_demo.instructions import BUILDERS, RESPONSE_TYPES, make_sample
+from llava_demo.scenes import CANVAS, MAX_OBJECTS, POSITIONS, generate_scene, render_scene
+from llava_demo.scoring import is_correct
 
 
 def _digest(seed: int) -> str:

@@ -13,10 +13,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from server.demo.batches import IGNORE, Batch, Batcher, batch_loss, row_embeddings
-from server.demo.model import DemoLlava, DemoShape, build_tokenizer
-from server.demo.scenes import generate_scene
-from server.demo.train import TrainConfig, train_demo
+from llava_demo.batches import IGNORE, Batch, Batcher, batch_loss, row_embeddings
+from llava_demo.config import TrainConfig
+from llava_demo.model import DemoLlava, DemoShape, build_tokenizer
+from llava_demo.scenes import generate_scene
+from llava_demo.train import train_demo
 from server.model_repo import resolve_model
 
 TINY_RUN: dict[str, Any] = {

@@ -16,9 +16,9 @@ from server.errors import ConfigError
 from server.llava.config import OriginalConfigError, original_to_llava_config
 from server.llava.preprocess import expand2square
 from server.llava.projector import build_projector
-from server.llava.prompt import OriginalPromptBuilder
 from server.model_repo import parse_model_yaml, resolve_model
 from server.model_store import ensure_local
+from server.prompts.original import OriginalPromptBuilder
 from server.settings import REPO_MODEL_DIR
 from tests.images import user_message
 

@@ -52,7 +52,9 @@ def test_instructions_and_developer_become_system_messages() -> None:
     )
     chat = chat_request(parsed)
     assert [message.role for message in chat.messages] == ["system", "system", "user", "assistant"]
-    image, text = chat.messages[2].content
+    content = chat.messages[2].content
+    assert isinstance(content, list)
+    image, text = content
     assert isinstance(image, ImagePart) and image.image_url.detail == "low"
     assert isinstance(text, TextPart) and text.text == "What is it?"
     assert chat.requested_max_tokens == 7 and chat.temperature is None

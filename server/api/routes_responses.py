@@ -4,29 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from server.api.engine_ids import engine_request_id
+from server.api.paths import RESPONSES
 from server.api.routes_completions import SSE_HEADERS
 from server.api.state import chat_service
 from server.chat.service import ChatService
-from server.responses.response import new_response_id
 from server.responses.schemas import ResponsesRequest
 from server.responses.service import ResponsesService
 
 router = APIRouter()
 
 
-@router.post("/v1/responses", response_model=None)
+@router.post(RESPONSES, response_model=None)
 async def responses(
     request: ResponsesRequest,
     chat: Annotated[ChatService, Depends(chat_service)],
-    http: Request,
+    request_id: Annotated[str, Depends(engine_request_id)],
 ) -> JSONResponse | StreamingResponse:
     service = ResponsesService(chat)
-    request_id = new_response_id()
-    # For the lifecycle middleware: it aborts this engine request if the client goes away.
-    http.state.engine_request_id = request_id
     prepared = await service.prepare(request, request_id)
     if request.stream:
         return StreamingResponse(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -115,10 +114,6 @@ class CompletionService:
         yield SSE_DONE
 
 
-def new_request_id() -> str:
-    return f"cmpl-{uuid.uuid4().hex}"
-
-
 def engine_request_ids(request_id: str, prompts: int) -> list[str]:
-    """The engine request of each prompt (the lifecycle middleware aborts them by these ids)."""
+    """The engine request of each prompt: `{id}-{index}`, which Engine.abort(id) also aborts."""
     return [f"{request_id}-{index}" for index in range(prompts)]

@@ -31,6 +31,12 @@ ALLOWED_FORMATS = frozenset(MEDIA_TYPE_FORMATS.values())
 
 
 @dataclass(frozen=True)
+class DecodedImage:
+    image: Image.Image
+    format: str  # of the bytes it came from: a cache hit checks it against the declared type
+
+
+@dataclass(frozen=True)
 class ImageLimits:
     max_pixels: int
     min_side: int = 1
@@ -57,17 +63,22 @@ def image_format(data: bytes, declared: str | None) -> str:
             f"The image is not in a supported format ({', '.join(sorted(ALLOWED_FORMATS))}).",
             param="image_url",
         )
-    if declared is not None and MEDIA_TYPE_FORMATS.get(declared) != sniffed:
+    check_declared(sniffed, declared)
+    return sniffed
+
+
+def check_declared(fmt: str, declared: str | None) -> None:
+    """The declared media type (data: URL or Content-Type) must name the bytes' format."""
+    if declared is not None and MEDIA_TYPE_FORMATS.get(declared) != fmt:
         raise BadRequestError(
-            f"The image is declared as {declared} but its bytes are {sniffed}.",
+            f"The image is declared as {declared} but its bytes are {fmt}.",
             param="image_url",
         )
-    return sniffed
 
 
 def decode_image(
     data: bytes, declared: str | None, limits: ImageLimits, draft_edge: int | None = None
-) -> Image.Image:
+) -> DecodedImage:
     """Decodes the first frame to RGB, JPEGs in draft mode down to draft_edge if given.
     Runs in a worker thread: it is CPU-bound."""
     fmt = image_format(data, declared)
@@ -77,7 +88,7 @@ def decode_image(
             image.seek(0)  # animated images: the first frame
             if draft_edge is not None:
                 apply_draft(image, draft_edge)
-            return image.convert("RGB")
+            return DecodedImage(image.convert("RGB"), fmt)
     except Image.DecompressionBombError as error:
         raise BadRequestError(
             f"The image has too many pixels (at most {limits.max_pixels} are accepted).",

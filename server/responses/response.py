@@ -35,10 +35,6 @@ class TokenCounts:
     image_tokens: int
 
 
-def new_response_id() -> str:
-    return f"resp_{uuid.uuid4().hex}"
-
-
 def new_message_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
