@@ -1,5 +1,5 @@
 # The two commands of the README. Both set up .venv first (idempotent, seconds when up to date).
-.PHONY: setup serve test lint bench
+.PHONY: setup serve test lint bench lock image-test
 setup:
 	./scripts/setup.sh
 
@@ -20,3 +20,12 @@ lint: setup
 MODEL ?= tiny-llava-hf
 bench: setup
 	.venv/bin/python -m benchmarks.run --model $(MODEL) $(BENCH_ARGS)
+
+# Regenerate requirements/*.lock from requirements/*.in (uv's resolver).
+lock:
+	./scripts/lock.sh
+
+# Build the CPU image and run it as users do (docs/deploy.md). Docker is started (and installed)
+# if needed. IMAGE_TEST_ARGS=--clean builds without the layer cache; --gpu builds the GPU image.
+image-test: setup
+	.venv/bin/python scripts/image_test.py $(IMAGE_TEST_ARGS)

@@ -7,6 +7,7 @@
 #   dev       the development lock (requirements/dev.lock): tests, linters, manifest checks
 #   checkov   the manifest policy linter in a venv of its own (.venv/checkov-venv; its pins
 #             clash with vLLM's), linked as .venv/bin/checkov
+#   crd_schemas  the custom resources' schemas for the manifest test (npm, tests/crd)
 # Idempotent and fast the second time: each venv step stamps a hash of its inputs and is
 # skipped while they are unchanged (a second run takes about a second).
 #   SETUP_RUNTIME_ONLY=1   the runtime step only (container images: no test tools)
@@ -73,6 +74,10 @@ install_checkov() {
     ln -sfn ../checkov-venv/bin/checkov "$venv/bin/checkov"
 }
 
+install_crd_schemas() {
+    npm ci --prefix tests/crd --no-audit --no-fund --silent
+}
+
 if [ "${SETUP_FLAVOUR:-}" = gpu ] || { [ -z "${SETUP_FLAVOUR:-}" ] && command -v nvidia-smi \
     >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }; then
     flavour=gpu
@@ -88,5 +93,12 @@ stamped runtime "requirements/$flavour.lock" pyproject.toml
 if [ -z "${SETUP_RUNTIME_ONLY:-}" ]; then
     stamped dev requirements/dev.lock
     stamped checkov requirements/checkov.lock
+    # node_modules lives in the work tree, not in .venv: a fresh clone needs it again.
+    [ -d tests/crd/node_modules ] || rm -f "$venv/.stamp-crd_schemas"
+    if command -v npm >/dev/null 2>&1; then
+        stamped crd_schemas tests/crd/package-lock.json
+    else
+        echo "set-up: warning: no npm; tests/test_manifests.py needs Node.js and npm" >&2
+    fi
 fi
 echo "set-up: done ($flavour)"
