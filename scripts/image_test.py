@@ -42,7 +42,7 @@ READY_TIMEOUT_S = 900
 STOP_TIMEOUT_S = 90
 # Docker 20.10's BuildKit drops a build whose client did not answer for its secrets within 5 s
 # ("no active session"), which a busy machine can cause; the retry starts from the cache.
-BUILD_ATTEMPTS = 2
+BUILD_ATTEMPTS = 3
 # Fresh scenes of the demo model's kind, away from its training and evaluation seeds.
 SCENE_SEEDS = (3_000_001, 3_000_002, 3_000_003)
 
@@ -141,8 +141,11 @@ def build(flavour: str, tag: str, clean: bool, ca_bundle: Path | None) -> dict[s
     log(f"building {tag} ({'clean' if clean else 'with the layer cache'})")
     started = time.monotonic()
     build_log = Path(tempfile.gettempdir()) / f"llava-serve-build-{flavour}.log"
-    for _ in range(BUILD_ATTEMPTS):
-        with build_log.open("w") as output:
+    build_log.write_text("")
+    for attempt in range(BUILD_ATTEMPTS):
+        if attempt:  # the layers the first attempt finished are reused
+            command = [word for word in command if word != "--no-cache"]
+        with build_log.open("a") as output:
             result = subprocess.run(
                 [*command, str(ROOT)],
                 stdout=output,
