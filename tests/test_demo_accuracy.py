@@ -11,10 +11,13 @@ from pathlib import Path
 import openai
 import pytest
 
+from llava_demo.eval_sets import EvalSet, eval_sets
 from llava_demo.evaluate import accuracy, evaluate_served, image_data_url
 from llava_demo.instructions import RESPONSE_TYPES, make_sample
 from llava_demo.model import prompt_text
-from llava_demo.scenes import generate_scene, render_scene
+from llava_demo.phrasings import CANONICAL
+from llava_demo.render import render_plain
+from llava_demo.scenes import generate_scene
 from server.model_repo import resolve_model
 from server.model_store import LocalModel, ensure_local
 from server.settings import REPO_MODEL_DIR, Settings
@@ -25,6 +28,14 @@ TARGET = 95.0
 # Fresh seeds: training uses 0..scenes-1, `eval-demo` 1_000_000 up; this set is its own.
 SEED_BASE = 2_000_000
 SCENES = 20
+# What the committed checkpoint was trained on: plain 48x48 pictures, one phrasing per form.
+PLAIN = EvalSet("plain pictures, one phrasing per form", render_plain, CANONICAL)
+# The varied sets (eval-demo's columns) need a checkpoint trained on the varied data.
+FLOOR = 85.0
+NOT_YET = pytest.mark.xfail(
+    strict=True,
+    reason="the committed checkpoint predates the varied training data (docs/demo-model.md)",
+)
 MAX_TOKENS = 48
 EOS_ID = 2  # </s>, as in every project tokenizer (server/checkpoints/tokenizer.py)
 
@@ -43,7 +54,7 @@ def test_the_demo_model_is_the_default() -> None:
 @pytest.fixture(scope="module")
 def fresh_table(demo_url: str) -> tuple[dict[str, float], list[tuple[str, str, str]]]:
     # The OpenAI clients' base URL, /v1 included, as a user would pass it to eval-demo.
-    graded = evaluate_served(f"{demo_url}/v1", SCENES, SEED_BASE, concurrency=4)
+    graded = evaluate_served(f"{demo_url}/v1", SCENES, SEED_BASE, concurrency=4, sets=[PLAIN])
     wrong = [(g.sample.question, g.answer, g.sample.answer) for g in graded if not g.correct]
     return accuracy(graded), wrong
 
@@ -76,10 +87,10 @@ def test_served_tokens_equal_the_reference_forward(demo_url: str, seed: int, kin
     local: LocalModel = ensure_local(spec, REPO_MODEL_DIR)
     assert local.vision_tower is not None
     scene = generate_scene(seed)
-    question = make_sample(scene, kind).question
+    question = make_sample(scene, kind, book=CANONICAL).question
     client = openai.OpenAI(base_url=f"{demo_url}/v1", api_key="unused", max_retries=0)
     content: list[dict[str, object]] = [
-        {"type": "image_url", "image_url": {"url": image_data_url(scene)}},
+        {"type": "image_url", "image_url": {"url": image_data_url(scene, render_plain)}},
         {"type": "text", "text": question},
     ]
     reply = client.chat.completions.create(
@@ -92,8 +103,8 @@ def test_served_tokens_equal_the_reference_forward(demo_url: str, seed: int, kin
     expected, _ = reference_greedy(
         local.model,
         local.vision_tower,
-        prompt_text(question, spec.image_placement == "after_text"),
-        [render_scene(scene)],
+        prompt_text([question], spec.image_placement == "after_text"),
+        [render_plain(scene)],
         MAX_TOKENS,
     )
     logprobs = reply.choices[0].logprobs
@@ -106,3 +117,16 @@ def test_served_tokens_equal_the_reference_forward(demo_url: str, seed: int, kin
         texts = texts[:-1]
         served = served[: len(texts)] if len(served) == len(texts) + 1 else served
     assert served == texts
+
+
+@NOT_YET
+@pytest.mark.parametrize("set_name", ["held-out phrasings", "second renderer", "follow-up turn"])
+def test_the_served_model_follows_people_not_only_its_generator(
+    demo_url: str, set_name: str
+) -> None:
+    """A small sample of eval-demo's columns, each above a floor."""
+    chosen = [eval_set for eval_set in eval_sets() if eval_set.name == set_name]
+    graded = evaluate_served(demo_url, 10, SEED_BASE + 500, concurrency=4, sets=chosen)
+    table = accuracy(graded)
+    wrong = [(g.sample.turns, g.answer) for g in graded if not g.correct]
+    assert table["overall"] >= FLOOR, (table, wrong[:5])
