@@ -130,3 +130,33 @@ def test_the_served_model_follows_people_not_only_its_generator(
     table = accuracy(graded)
     wrong = [(g.sample.turns, g.answer) for g in graded if not g.correct]
     assert table["overall"] >= FLOOR, (table, wrong[:5])
+
+
+def test_answers_start_without_a_space_in_full_and_streamed_responses(demo_url: str) -> None:
+    """The entry's strip_leading_space: the text as the authors' serving code gives it, the
+    same whether streamed or not (the tokens keep their space: see the reference test)."""
+    scene = generate_scene(SEED_BASE + 7)
+    client = openai.OpenAI(base_url=f"{demo_url}/v1", api_key="unused", max_retries=0)
+    content: list[dict[str, object]] = [
+        {"type": "image_url", "image_url": {"url": image_data_url(scene, render_plain)}},
+        {"type": "text", "text": make_sample(scene, "conversation", book=CANONICAL).question},
+    ]
+    messages = [{"role": "user", "content": content}]
+    full = client.chat.completions.create(
+        model="llava-demo",
+        messages=messages,  # type: ignore[arg-type]
+        max_tokens=MAX_TOKENS,
+        temperature=0,
+    )
+    text = str(full.choices[0].message.content)
+    assert text and not text[0].isspace()
+    stream = client.chat.completions.create(
+        model="llava-demo",
+        messages=messages,  # type: ignore[arg-type]
+        max_tokens=MAX_TOKENS,
+        temperature=0,
+        stream=True,
+    )
+    assert (
+        "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == text
+    )

@@ -13,6 +13,8 @@ from typing import Any
 from vllm.logprobs import Logprob
 from vllm.outputs import CompletionOutput, RequestOutput
 
+from server.chat.answer_start import AnswerStart
+
 
 @dataclass(frozen=True)
 class ResponseHeader:
@@ -83,12 +85,16 @@ def _choice_logprobs(
 
 
 def completion_object(
-    header: ResponseHeader, final: RequestOutput, logprobs: LogprobsOptions | None
+    header: ResponseHeader,
+    final: RequestOutput,
+    logprobs: LogprobsOptions | None,
+    start: AnswerStart | None = None,
 ) -> dict[str, Any]:
+    text = (start or AnswerStart(strip=False)).text
     choices = [
         {
             "index": completion.index,
-            "message": {"role": "assistant", "content": completion.text},
+            "message": {"role": "assistant", "content": text(completion.index, completion.text)},
             "logprobs": _choice_logprobs(completion, logprobs),
             "finish_reason": completion.finish_reason,
         }
@@ -142,15 +148,17 @@ def role_choices(n: int) -> list[dict[str, Any]]:
     return [delta_choice(index, {"role": "assistant", "content": ""}) for index in range(n)]
 
 
-def stream_choices(output: RequestOutput, logprobs: LogprobsOptions | None) -> list[dict[str, Any]]:
+def stream_choices(
+    output: RequestOutput, logprobs: LogprobsOptions | None, start: AnswerStart | None = None
+) -> list[dict[str, Any]]:
     """The choices of one DELTA output: new text (and logprobs), and finish reasons."""
+    text = (start or AnswerStart(strip=False)).text
     choices = []
     for completion in output.outputs:
         if completion.text or completion.token_ids:
             content = _choice_logprobs(completion, logprobs)
-            choices.append(
-                delta_choice(completion.index, {"content": completion.text}, None, content)
-            )
+            delta = {"content": text(completion.index, completion.text)}
+            choices.append(delta_choice(completion.index, delta, None, content))
         if completion.finish_reason is not None:
             choices.append(delta_choice(completion.index, {}, completion.finish_reason))
     return choices

@@ -14,6 +14,7 @@ from vllm.outputs import RequestOutput
 
 from server import metrics
 from server.chat import response
+from server.chat.answer_start import AnswerStart
 from server.chat.prompt import PromptBuilder
 from server.chat.sampling import completion_budget, sampling_params
 from server.chat.schemas import ChatCompletionRequest
@@ -95,13 +96,15 @@ class ChatService:
             raise ServingError("The engine returned no output.")
         completion_tokens = sum(len(item.token_ids) for item in final.outputs)
         _record(chat, len(final.prompt_token_ids or ()), completion_tokens, final)
-        return response.completion_object(chat.header, final, chat.logprobs)
+        start = AnswerStart(self._spec.strip_leading_space)
+        return response.completion_object(chat.header, final, chat.logprobs, start)
 
     async def stream(self, chat: PreparedChat) -> AsyncIterator[bytes]:
         """SSE events; an error after the stream started becomes a last error event."""
         header = chat.header
         prompt_tokens, completion_tokens = 0, 0
         output: RequestOutput | None = None
+        start = AnswerStart(self._spec.strip_leading_space)
         try:
             async for output in self._engine.generate(header.id, chat.engine_prompt, chat.params):
                 if not prompt_tokens:
@@ -110,7 +113,7 @@ class ChatService:
                     yield response.sse(response.chunk(header, response.role_choices(chat.params.n)))
                 prompt_tokens = len(output.prompt_token_ids or ())
                 completion_tokens += sum(len(item.token_ids) for item in output.outputs)
-                for choice in response.stream_choices(output, chat.logprobs):
+                for choice in response.stream_choices(output, chat.logprobs, start):
                     yield response.sse(response.chunk(header, [choice]))
         except ServingError as error:
             logger.warning("stream %s failed: %s", header.id, error.message)
