@@ -69,6 +69,7 @@ class ChatService:
                 f"The request has {len(prompt.image_urls)} images; this model takes at most "
                 f"{max_images} per request.",
                 param="messages",
+                code="too_many_images",
             )
         max_tokens = completion_budget(request, self._spec, prompt, self._engine.max_model_len)
         params = sampling_params(request, self._spec, max_tokens)
