@@ -13,6 +13,7 @@ from vllm.outputs import RequestOutput
 
 from server import metrics
 from server.chat import response
+from server.chat.answer_start import AnswerStart
 from server.chat.constraints import request_constraint, tool_reader
 from server.chat.messages import template_messages
 from server.chat.sampling import completion_budget, sampling_params
@@ -117,7 +118,10 @@ class ChatService:
             logprobs = response.LogprobsOptions(request.top_logprobs or 0, self._token_bytes)
         image_tokens = len(prompt.image_urls) * prompt.tokens_per_image
         options = response.ChoiceOptions(
-            tool_reader(request), request.return_token_ids, image_tokens
+            tool_reader(request),
+            request.return_token_ids,
+            image_tokens,
+            self._spec.strip_leading_space,
         )
         return PreparedChat(
             header,
@@ -137,6 +141,7 @@ class ChatService:
                 f"The request has {images} images; this model takes at most "
                 f"{max_images} per request.",
                 param="messages",
+                code="too_many_images",
             )
 
     def tokenize(self, request: TokenizeRequest) -> dict[str, Any]:
@@ -175,6 +180,7 @@ class ChatService:
         tool_streams = (
             {index: ToolCallStream(reader) for index in range(chat.params.n)} if reader else {}
         )
+        start = AnswerStart(chat.options.strip_leading_space)
         try:
             async for output in self._engine.generate(header.id, chat.engine_prompt, chat.params):
                 if not prompt_tokens:
@@ -187,7 +193,7 @@ class ChatService:
                 if tool_streams:
                     choices = response.tool_stream_choices(output, tool_streams)
                 else:
-                    choices = response.stream_choices(output, chat.logprobs)
+                    choices = response.stream_choices(output, chat.logprobs, start)
                 for choice in choices:
                     yield response.sse(response.chunk(header, [choice]))
         except ServingError as error:
