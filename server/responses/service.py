@@ -28,7 +28,12 @@ from server.responses.stream import ResponseEvents
 logger = logging.getLogger(__name__)
 
 # Chat's words for what the Responses API calls otherwise, in the errors chat raises.
-CHAT_TO_RESPONSES_TERMS = {"messages": "input", "max_tokens": "max_output_tokens"}
+CHAT_TO_RESPONSES_TERMS = {
+    "messages": "input",
+    "max_tokens": "max_output_tokens",
+    "response_format.json_schema.schema": "text.format.schema",
+    "response_format": "text.format",
+}
 
 
 @dataclass(frozen=True)
