@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import openai
 import pytest
+from pydantic import BaseModel
 
 from tests.images import data_url, encode, scene, user_message
 
@@ -216,3 +217,39 @@ def test_responses_are_counted_under_their_route(
     client.responses.create(model=model_id, input="Hi", max_output_tokens=2)
     metrics = httpx.get(f"{base_url}/metrics", timeout=10).text
     assert 'llava_serve_requests_total{route="/v1/responses",status="200"}' in metrics
+
+
+class Scene(BaseModel):
+    """Enums and booleans only: constrained decoding on the random-weight model ends quickly."""
+
+    colour: Literal["red", "green", "blue"]
+    round: bool
+
+
+def test_parse_with_a_pydantic_model_on_an_image(client: openai.OpenAI, model_id: str) -> None:
+    parsed = client.responses.parse(
+        model=model_id,
+        input=image_input("Describe the main shape.", png_url(34)),
+        text_format=Scene,
+        max_output_tokens=40,
+    )
+    assert isinstance(parsed.output_parsed, Scene)
+    assert parsed.text is not None and parsed.text.format is not None
+    assert parsed.text.format.type == "json_schema"
+
+
+def test_json_schema_streamed(client: openai.OpenAI, model_id: str) -> None:
+    with client.responses.stream(
+        model=model_id, input="Describe a shape.", text_format=Scene, max_output_tokens=40
+    ) as stream:
+        final = stream.get_final_response()
+    assert isinstance(final.output_parsed, Scene)
+
+
+def test_a_schema_the_backend_cannot_compile_is_a_400(client: openai.OpenAI, model_id: str) -> None:
+    bad = {"type": "object", "properties": {"name": {"type": "string", "pattern": "(unclosed"}}}
+    text: Any = {"format": {"type": "json_schema", "name": "x", "schema": bad}}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model=model_id, input="Hi", text=text, max_output_tokens=5)
+    assert caught.value.param == "text.format.schema"
+    assert "properties.name" in caught.value.message

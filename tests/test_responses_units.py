@@ -70,7 +70,7 @@ def test_instructions_and_developer_become_system_messages() -> None:
         ({"input": []}, "1 to 256 items"),
         ({"tools": [{"type": "function", "name": "f"}]}, "tools"),
         ({"reasoning": {"effort": "low"}, "include": ["x"]}, "reasoning .*include"),
-        ({"text": {"format": {"type": "json_object"}}}, "text"),
+        ({"text": {"format": {"type": "json_schema", "name": "x"}}}, "schema"),
         ({"truncation": "auto"}, "truncation"),
         (
             {"input": [{"role": "user", "content": [{"type": "input_image"}]}]},
@@ -135,3 +135,14 @@ def test_events_in_openais_order_and_numbered() -> None:
         final["status"] == "incomplete" and final["output"][0]["content"][0]["text"] == "Hi there"
     )
     assert final["usage"]["total_tokens"] == 8
+
+
+def test_text_format_json_schema_becomes_chats_response_format() -> None:
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+    text = {"format": {"type": "json_schema", "name": "Answer", "schema": schema, "strict": True}}
+    chat = chat_request(request(text=text))
+    assert chat.model_dump(by_alias=True, exclude_none=True)["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "Answer", "schema": schema, "strict": True},
+    }
+    assert chat_request(request(text={"format": {"type": "json_object"}})).response_format

@@ -13,6 +13,7 @@ from server.errors import BadRequestError
 from server.responses.schemas import (
     ContentPart,
     InputImage,
+    JsonSchemaFormat,
     MessageItem,
     ResponsesRequest,
 )
@@ -33,12 +34,22 @@ def chat_request(request: ResponsesRequest) -> ChatCompletionRequest:
         "temperature": request.temperature,
         "top_p": request.top_p,
         "stream": bool(request.stream),
+        "response_format": _response_format(request),
     }
     try:
         return ChatCompletionRequest.model_validate(body)
     except ValidationError as error:  # checked above already; a safety net, not a 500
         first = error.errors()[0]
         raise BadRequestError(f"Invalid input: {first['msg']}.", param="input") from error
+
+
+def _response_format(request: ResponsesRequest) -> dict[str, Any] | None:
+    """text.format in chat's shape: json_schema's fields move under `json_schema`."""
+    output_format = request.text.format if request.text is not None else None
+    if not isinstance(output_format, JsonSchemaFormat):
+        return None if output_format is None else {"type": output_format.type}
+    spec = output_format.model_dump(by_alias=True, exclude={"type"}, exclude_none=True)
+    return {"type": "json_schema", "json_schema": spec}
 
 
 def _message(item: MessageItem, index: int) -> dict[str, Any]:

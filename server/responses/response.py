@@ -73,6 +73,13 @@ def usage(counts: TokenCounts) -> dict[str, Any]:
     }
 
 
+def _output_format(request: ResponsesRequest) -> dict[str, Any]:
+    output_format = request.text.format if request.text is not None else None
+    if output_format is None:
+        return {"type": "text"}
+    return output_format.model_dump(by_alias=True, exclude_none=True)
+
+
 def response_object(
     shell: ResponseShell,
     status: str,
@@ -102,7 +109,7 @@ def response_object(
         "service_tier": "default",
         "store": False,  # nothing is kept: this server is stateless
         "temperature": shell.temperature,
-        "text": {"format": {"type": "text"}, "verbosity": "medium"},
+        "text": {"format": _output_format(request), "verbosity": "medium"},
         "tool_choice": request.tool_choice or "auto",
         "tools": [],
         "top_logprobs": 0,

@@ -73,8 +73,28 @@ class TextFormat(_Strict):
     type: Literal["text"]
 
 
+class JsonObjectFormat(_Strict):
+    type: Literal["json_object"]
+
+
+class JsonSchemaFormat(_Strict):
+    """OpenAI's Responses shape (flat; chat nests these under `json_schema`)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    type: Literal["json_schema"]
+    name: str = Field("response", max_length=MAX_NAME_CHARS)
+    description: str | None = None
+    json_schema: dict[str, Any] = Field(alias="schema")
+    strict: bool | None = None
+
+
+OutputFormat = Annotated[
+    TextFormat | JsonObjectFormat | JsonSchemaFormat, Field(discriminator="type")
+]
+
+
 class TextOptions(_Strict):
-    format: TextFormat | None = None
+    format: OutputFormat | None = None
     verbosity: Literal["low", "medium", "high"] | None = None
 
 

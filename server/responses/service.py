@@ -28,7 +28,12 @@ from server.responses.stream import ResponseEvents
 logger = logging.getLogger(__name__)
 
 # Chat's words for what the Responses API calls otherwise, in the errors chat raises.
-CHAT_TO_RESPONSES_TERMS = {"messages": "input", "max_tokens": "max_output_tokens"}
+CHAT_TO_RESPONSES_TERMS = {
+    "messages": "input",
+    "max_tokens": "max_output_tokens",
+    "response_format.json_schema.schema": "text.format.schema",
+    "response_format": "text.format",
+}
 
 
 @dataclass(frozen=True)
@@ -51,8 +56,9 @@ class ResponsesService:
                 "in `input` instead.",
                 param="previous_response_id",
             )
+        as_chat = chat_request(request)
         try:
-            prepared = await self._chat.prepare(chat_request(request), request_id)
+            prepared = await self._chat.prepare(as_chat, request_id)
         except BadRequestError as error:
             raise _in_responses_terms(error) from error
         params = prepared.params
@@ -106,9 +112,11 @@ class ResponsesService:
 
 
 def _in_responses_terms(error: BadRequestError) -> BadRequestError:
+    """The parameter path always; the message's field names only (not its prose)."""
     message, param = error.message, error.param
     for chat_term, responses_term in CHAT_TO_RESPONSES_TERMS.items():
-        message = message.replace(chat_term, responses_term)
         if param is not None:
             param = param.replace(chat_term, responses_term)
+        if "_" in chat_term:
+            message = message.replace(chat_term, responses_term)
     return BadRequestError(message, param=param, code=error.code)
