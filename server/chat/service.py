@@ -15,8 +15,10 @@ from vllm.outputs import RequestOutput
 from server import metrics
 from server.chat import response
 from server.chat.prompt import PromptBuilder
+from server.chat.prompt_workers import PromptWorkers
 from server.chat.sampling import completion_budget, sampling_params
 from server.chat.schemas import ChatCompletionRequest
+from server.chat.text_budget import max_text_chars, refuse_text_past_context
 from server.chat.token_bytes import TokenBytes
 from server.engine import Engine
 from server.errors import BadRequestError, ModelNotFoundError, ServingError, serving_error_body
@@ -24,6 +26,10 @@ from server.media.loader import MediaLoader
 from server.model_repo import ModelSpec
 
 logger = logging.getLogger(__name__)
+
+# Threads that render and tokenize prompts (off the event loop): a few, so one long prompt does
+# not hold up the others.
+PROMPT_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -50,18 +56,20 @@ class ChatService:
         draft_edge: int | None = None,
     ):
         self._engine = engine
-        self._prompts = prompts
         self._token_bytes = TokenBytes(prompts.tokenizer)
         self._media = media
         self._spec = spec
         self.served_model_name = served_model_name
         self._draft_edge = draft_edge
+        self._max_text_chars = max_text_chars(prompts.tokenizer, engine.max_model_len)
+        self._prompt_workers = PromptWorkers(prompts, PROMPT_WORKERS)
 
     async def prepare(self, request: ChatCompletionRequest, request_id: str) -> PreparedChat:
         started = time.time()
         if request.model != self.served_model_name:
             raise ModelNotFoundError(request.model, [self.served_model_name])
-        prompt = self._prompts.build(request.messages)
+        refuse_text_past_context(request.messages, self._max_text_chars, self._engine.max_model_len)
+        prompt = await self._prompt_workers.build(request.messages)
         max_images = self._spec.engine.max_images
         if len(prompt.image_urls) > max_images:
             raise BadRequestError(
