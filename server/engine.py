@@ -14,6 +14,7 @@ from vllm.outputs import RequestOutput
 from vllm.v1.engine.async_llm import AsyncLLM
 from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 
+from server import orphan_reaper
 from server.engine_stats import SchedulerStatsRecorder
 from server.errors import BadRequestError, NotReadyError, ServingError
 from server.model_repo import ModelSpec
@@ -54,6 +55,8 @@ class Engine:
 
     def __init__(self, llm: AsyncLLM):
         self._llm = llm
+        # vLLM's engine processes are our children now: they must not outlive us.
+        self._reaper = orphan_reaper.watch_children()
 
     @classmethod
     def start(cls, spec: ModelSpec, local: LocalModel) -> Engine:
@@ -111,6 +114,7 @@ class Engine:
 
     def shutdown(self) -> None:
         self._llm.shutdown()
+        self._reaper.terminate()  # nothing left to watch: vLLM stopped its processes
 
 
 def _generate_error(error: EngineGenerateError) -> ServingError:

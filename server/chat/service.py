@@ -21,7 +21,13 @@ from server.chat.schemas import ChatCompletionRequest
 from server.chat.text_budget import max_text_chars, refuse_text_past_context
 from server.chat.token_bytes import TokenBytes
 from server.engine import Engine
-from server.errors import BadRequestError, ModelNotFoundError, ServingError, serving_error_body
+from server.errors import (
+    BadRequestError,
+    ModelNotFoundError,
+    NotReadyError,
+    ServingError,
+    serving_error_body,
+)
 from server.media.loader import MediaLoader
 from server.model_repo import ModelSpec
 
@@ -101,6 +107,7 @@ class ChatService:
             final = output
         if final is None:
             raise ServingError("The engine returned no output.")
+        _refuse_if_cut(final)
         completion_tokens = sum(len(item.token_ids) for item in final.outputs)
         _record(chat, len(final.prompt_token_ids or ()), completion_tokens, final)
         return response.completion_object(chat.header, final, chat.logprobs)
@@ -116,6 +123,7 @@ class ChatService:
                     # The role chunk goes out with the first token, as OpenAI's and vLLM's do:
                     # a first chunk before any token would make clients' TTFT meaningless.
                     yield response.sse(response.chunk(header, response.role_choices(chat.params.n)))
+                _refuse_if_cut(output)
                 prompt_tokens = len(output.prompt_token_ids or ())
                 completion_tokens += sum(len(item.token_ids) for item in output.outputs)
                 for choice in response.stream_choices(output, chat.logprobs):
@@ -130,6 +138,14 @@ class ChatService:
             counts = response.usage(prompt_tokens, completion_tokens)
             yield response.sse(response.chunk(header, [], counts))
         yield response.SSE_DONE
+
+
+def _refuse_if_cut(output: RequestOutput) -> None:
+    """An "abort" we did not ask for: the engine cut the request (it is shutting down, e.g. a
+    SIGTERM sent to the whole process group). Our own aborts (client gone, deadline) cancel the
+    route first, so they never get here. An error, not a normal end with finish_reason abort."""
+    if any(item.finish_reason == "abort" for item in output.outputs):
+        raise NotReadyError("The request was cut short: the server is shutting down.")
 
 
 def _record(chat: PreparedChat, prompt_tokens: int, completion_tokens: int, last: Any) -> None:
