@@ -1,4 +1,5 @@
-"""The house rules that tools can check: ruff clean, and mypy (strict) clean on server/."""
+"""The house rules that tools can check: ruff clean, and mypy (strict) clean on server/ and
+llava_demo/."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def run(*command: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_is_clean() -> None:
-    result = run(str(BIN / "ruff"), "check", "server", "tests", "scripts")
+    result = run(str(BIN / "ruff"), "check", "server", "llava_demo", "tests", "scripts")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
