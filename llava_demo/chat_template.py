@@ -1,6 +1,6 @@
 """The original `llava_v0` conversation as a Jinja chat template, for the llava-hf export.
 
-It renders what server/chat/conversations.py renders for llava_v0 (SINGLE separator "###"):
+It renders what server/prompts/conversations.py renders for llava_v0 (SINGLE separator "###"):
 "<s>" + system + "###" + "Human: " + images ("<image>\\n" each) + texts joined by "\\n" + "###"
 + "Assistant: " + answer + "###" ... + "Assistant:", or, for a model trained with the question
 first (image_placement after_text), the texts and then "\\n<image>" for each image, joined by
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from server.chat.conversations import CONVERSATIONS
+from server.prompts.conversations import CONVERSATIONS
 
 _SYSTEM: Final = CONVERSATIONS["llava_v0"].system
 

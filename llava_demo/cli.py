@@ -78,6 +78,11 @@ def _add_eval_command(commands: Any) -> None:
     evaluate.add_argument(
         "--wait", type=float, default=300.0, help="seconds to wait for the server's /ready"
     )
+    evaluate.add_argument(
+        "--structured",
+        action="store_true",
+        help="ask for each scene as JSON (a json_schema response_format) instead",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,8 +98,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from llava_demo.evaluate import eval_demo
+    from llava_demo.evaluate import api_root, eval_demo
 
+    if args.structured:
+        from llava_demo.structured_eval import eval_structured
+
+        base_url = api_root(args.base_url)
+        return eval_structured(base_url, args.scenes, args.seed_base, args.show_errors)
     return eval_demo(
         args.base_url, args.scenes, args.seed_base, args.summary, args.show_errors, args.wait
     )

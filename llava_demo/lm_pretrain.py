@@ -18,7 +18,7 @@ from llava_demo.instructions import STAGE2_KINDS, make_sample
 from llava_demo.loss_log import LossLog
 from llava_demo.model import CONVERSATION, DemoLlava
 from llava_demo.scenes import Scene
-from server.chat.conversations import CONVERSATIONS
+from server.prompts.conversations import CONVERSATIONS
 
 
 def text_batch(

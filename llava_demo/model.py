@@ -2,7 +2,7 @@
 
 The same HF modules are trained here and exported (llava_demo/export.py), so what was trained
 is exactly what is served. Prompts are rendered with the original `llava_v0` conversation and
-tokenized like the original tokenizer_image_token (server/llava/prompt.py), image features
+tokenized like the original tokenizer_image_token (server/prompts/original.py), image features
 spliced where "<image>" was.
 """
 
@@ -27,7 +27,6 @@ from transformers import (
 from llava_demo.instructions import BRIEF_PROMPTS, OUT_OF_WORLD_ANSWER, RESPONSE_TYPES, make_sample
 from llava_demo.phrasings import TRAINING
 from llava_demo.scenes import CANVAS, generate_scene
-from server.chat.conversations import CONVERSATIONS, IMAGE_PLACEHOLDER, user_turn_text
 from server.checkpoints.tokenizer import (
     BOS_TOKEN,
     EOS_TOKEN,
@@ -38,6 +37,7 @@ from server.checkpoints.tokenizer import (
     special_token_ids,
     train_bpe_tokenizer,
 )
+from server.prompts.conversations import CONVERSATIONS, IMAGE_PLACEHOLDER, user_turn_text
 
 CONVERSATION: Final = "llava_v0"
 PATCH: Final = 16

@@ -8,8 +8,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from server.chat.conversations import TEMPLATE_NAMES
 from server.errors import ConfigError
+from server.prompts.conversations import TEMPLATE_NAMES
 
 
 class _Strict(BaseModel):

@@ -6,7 +6,7 @@ import jinja2
 import pytest
 
 from llava_demo.chat_template import llava_v0_template
-from server.chat.conversations import CONVERSATIONS, user_turn_text
+from server.prompts.conversations import CONVERSATIONS, user_turn_text
 
 IMAGE = {"type": "image_url", "image_url": {"url": "data:,"}}
 

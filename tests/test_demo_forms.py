@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from llava_demo.eval_sets import Graded
 from llava_demo.eval_tables import form_table
-from llava_demo.evaluate import Graded
 from llava_demo.forms import question_form
 from llava_demo.instructions import Sample, make_sample
 from llava_demo.scenes import generate_scene

@@ -23,7 +23,8 @@ PACKAGE = Path(llava_demo.__file__).parent
 
 def _saturated(image: Image.Image, box: tuple[float, float, float, float]) -> bool:
     """Whether any pixel in the box is clearly coloured (not white, grey or a pale tint)."""
-    crop = np.asarray(image.crop(tuple(round(v) for v in box)).convert("RGB"), dtype=float)
+    left, top, right, bottom = (round(v) for v in box)
+    crop = np.asarray(image.crop((left, top, right, bottom)).convert("RGB"), dtype=float)
     if not crop.size:
         return False
     high, low = crop.max(axis=-1), crop.min(axis=-1)

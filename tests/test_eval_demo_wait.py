@@ -10,7 +10,7 @@ import pytest
 
 from llava_demo.cli import main
 from llava_demo.evaluate import api_root, eval_demo
-from tests.conftest import free_port
+from tests.support.servers import free_port
 
 
 def test_an_unreachable_server_is_a_clear_error(

@@ -316,6 +316,7 @@ def test_a_picture_beyond_the_models_limit_offers_a_new_conversation(
     with page.expect_request(lambda request: request.url.endswith("/chat/completions")) as sent:
         failed.get_by_role("button", name="Start a new conversation with this picture").click()
     body = sent.value.post_data_json
+    assert body is not None
     assert [message["role"] for message in body["messages"]] == ["user"]
     assert body["messages"][0]["content"][-1] == {"type": "text", "text": "And this one?"}
     assert len(body["messages"][0]["content"]) == 2  # this picture and the question

@@ -31,8 +31,8 @@ def test_stop_as_string_or_list() -> None:
 
 
 def test_unsupported_field_is_refused() -> None:
-    with pytest.raises(ValidationError, match="tools"):
-        request(tools=[])
+    with pytest.raises(ValidationError, match="use_beam_search"):
+        request(use_beam_search=True)
 
 
 def test_images_only_in_user_messages() -> None:
@@ -52,9 +52,25 @@ def test_data_url_round_trip_and_limits() -> None:
 
 def test_decode_image_checks_size_before_decoding() -> None:
     limits = ImageLimits(max_pixels=1000)
-    image = decode_image(encode(scene(30, 20, 0)), "image/png", limits)
+    image = decode_image(encode(scene(30, 20, 0)), "image/png", limits).image
     assert image.size == (30, 20) and image.mode == "RGB"
     with pytest.raises(BadRequestError, match="30x40"):
         decode_image(encode(scene(30, 40, 0)), "image/png", limits)
     with pytest.raises(BadRequestError, match="empty"):
         decode_image(b"", None, limits)
+
+
+def test_a_lone_surrogate_is_refused_by_name() -> None:
+    """JSON can escape half of a UTF-16 pair; no tokenizer can encode it (it was a 500)."""
+    with pytest.raises(ValidationError, match="surrogate"):
+        request(messages=[{"role": "user", "content": "a\ud800b"}])
+    with pytest.raises(ValidationError, match="surrogate"):
+        request(stop=["x\udc00"])
+    assert request(messages=[{"role": "user", "content": "a\U0001f600b"}])  # a real pair is fine
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "n", "seed", "temperature", "top_p"])
+def test_a_boolean_is_not_a_number(field: str) -> None:
+    """Pydantic's lax mode would read true as 1."""
+    with pytest.raises(ValidationError, match="not a boolean"):
+        request(**{field: True})
