@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,9 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument(
         "--profile", action="store_true", help="py-spy both API processes during every run"
+    )
+    parser.add_argument(
+        "--parallel-start", action="store_true", help="start the servers at once, not in turn"
     )
     parser.add_argument(
         "--baseline",
@@ -197,13 +201,16 @@ def main() -> None:
         servers = _server_commands(args, spec, checkpoint, home)
         with contextlib.ExitStack() as stack:
             # Started one after the other (two engines loading at once on 2 cores would only
-            # slow both), then all kept up for the interleaved runs.
-            up = {
-                name: stack.enter_context(
-                    running(name, command, port, logs / f"{name}.log", source)
-                )
+            # slow both), then all kept up for the interleaved runs; --parallel-start starts
+            # them at once (on a machine shared with other jobs each start takes its own share).
+            starts = {
+                name: running(name, command, port, logs / f"{name}.log", source)
                 for name, (command, port, source) in servers.items()
             }
+            workers = len(starts) if args.parallel_start else 1
+            with ThreadPoolExecutor(workers) as starting:
+                entered = {n: starting.submit(stack.enter_context, c) for n, c in starts.items()}
+                up = {name: future.result() for name, future in entered.items()}
             for workload, by_server in _measure_cells(
                 up, workloads, Path(scratch), spec.name, tokenizer, profiles, args.repeats, label
             ).items():

@@ -16,6 +16,7 @@ from vllm.sampling_params import StructuredOutputsParams
 from vllm.v1.engine.async_llm import AsyncLLM
 from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 
+from server import orphan_reaper
 from server.engine_stats import SchedulerStatsRecorder
 from server.errors import BadRequestError, NotReadyError, ServingError
 
@@ -31,6 +32,8 @@ class Engine:
     def __init__(self, llm: AsyncLLM):
         self._llm = llm
         self._live: set[str] = set()  # ids of the requests generate() is serving now
+        # vLLM's engine processes are our children now: they must not outlive us.
+        self._reaper = orphan_reaper.watch_children()
 
     @classmethod
     def start(cls, args: AsyncEngineArgs) -> Engine:
@@ -107,6 +110,7 @@ class Engine:
 
     def shutdown(self) -> None:
         self._llm.shutdown()
+        self._reaper.terminate()  # nothing left to watch: vLLM stopped its processes
 
 
 def _generate_error(error: EngineGenerateError) -> ServingError:

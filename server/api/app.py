@@ -20,6 +20,7 @@ from server.api import (
     routes_completions,
     routes_health,
     routes_metrics,
+    routes_responses,
     routes_tokenize,
     routes_web,
 )
@@ -75,6 +76,7 @@ def create_app(settings: Settings, spec: ModelSpec, request_exit: Callable[[int]
     app.include_router(routes_metrics.router)
     app.include_router(routes_chat.router)
     app.include_router(routes_completions.router)
+    app.include_router(routes_responses.router)
     app.include_router(routes_tokenize.router)
     if settings.playground:
         app.include_router(routes_web.router)

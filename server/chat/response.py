@@ -11,6 +11,7 @@ from typing import Any
 from vllm.logprobs import Logprob
 from vllm.outputs import CompletionOutput, RequestOutput
 
+from server.chat.answer_start import AnswerStart
 from server.chat.wire import (
     AssistantMessage,
     ChatCompletion,
@@ -64,15 +65,17 @@ class ChoiceOptions:
     tools: ToolCallReader | None = None
     return_token_ids: bool = False
     image_tokens: int = 0
+    strip_leading_space: bool = False  # the model entry's wish (server/chat/answer_start.py)
 
 
 def _message(
     completion: CompletionOutput, options: ChoiceOptions
 ) -> tuple[AssistantMessage, str | None]:
-    message: AssistantMessage = {"role": "assistant", "content": completion.text}
+    text = AnswerStart(options.strip_leading_space).text(completion.index, completion.text)
+    message: AssistantMessage = {"role": "assistant", "content": text}
     if options.tools is None:
         return message, completion.finish_reason
-    read = options.tools.read(completion.text, completion.finish_reason)
+    read = options.tools.read(text, completion.finish_reason)
     message["content"] = read.content
     if read.calls:
         message["tool_calls"] = message_tool_calls(read.calls)
@@ -227,15 +230,17 @@ def role_choices(n: int) -> list[ChunkChoice]:
     return [delta_choice(index, {"role": "assistant", "content": ""}) for index in range(n)]
 
 
-def stream_choices(output: RequestOutput, logprobs: LogprobsOptions | None) -> list[ChunkChoice]:
+def stream_choices(
+    output: RequestOutput, logprobs: LogprobsOptions | None, start: AnswerStart | None = None
+) -> list[ChunkChoice]:
     """The choices of one DELTA output: new text (and logprobs), and finish reasons."""
+    text = (start or AnswerStart(strip=False)).text
     choices = []
     for completion in output.outputs:
         if completion.text or completion.token_ids:
             content = _choice_logprobs(completion, logprobs)
-            choices.append(
-                delta_choice(completion.index, {"content": completion.text}, None, content)
-            )
+            delta: Delta = {"content": text(completion.index, completion.text)}
+            choices.append(delta_choice(completion.index, delta, None, content))
         if completion.finish_reason is not None:
             choices.append(delta_choice(completion.index, {}, completion.finish_reason))
     return choices
