@@ -110,7 +110,7 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
-        sys.exit(_run(args))
+        code = _run(args)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"llava-serve: invalid setting: {problems}")
     except ConfigError as error:
         sys.exit(f"llava-serve: {error}")
+    if code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":
