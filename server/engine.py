@@ -6,11 +6,11 @@ import asyncio
 import copy
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from vllm import SamplingParams
 from vllm.engine.arg_utils import AsyncEngineArgs
 from vllm.exceptions import VLLMClientError
+from vllm.inputs import TokensPrompt
 from vllm.outputs import RequestOutput
 from vllm.sampling_params import StructuredOutputsParams
 from vllm.v1.engine.async_llm import AsyncLLM
@@ -69,7 +69,7 @@ class Engine:
             await asyncio.sleep(WATCHDOG_POLL_S)
 
     async def generate(
-        self, request_id: str, prompt: dict[str, Any], params: SamplingParams
+        self, request_id: str, prompt: TokensPrompt, params: SamplingParams
     ) -> AsyncIterator[RequestOutput]:
         """Yields vLLM's outputs; the request is aborted in vLLM if the caller stops iterating."""
         self._live.add(request_id)

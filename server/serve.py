@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -12,7 +13,7 @@ from server.api.http_protocol import HeaderCappedHttpToolsProtocol
 from server.drain import SHUTDOWN_GRACE_S, DrainingServer
 from server.logging_setup import configure_logging
 from server.metrics_listener import start_metrics_listener
-from server.model_repo import resolve_model
+from server.model_repo import ModelSpec
 from server.settings import Settings
 
 logger = logging.getLogger("llava_serve")
@@ -36,9 +37,9 @@ def uvicorn_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
     )
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, spec: ModelSpec, listener: socket.socket) -> int:
+    """Serves on `listener` (bound by the caller, so a taken port fails before vLLM loads)."""
     configure_logging(settings.log_level, settings.log_format)
-    spec = resolve_model(settings.model, settings.model_repo)  # a bad model.yaml fails here, fast
     exit_code = 0
     server: uvicorn.Server | None = None
 
@@ -62,5 +63,5 @@ def serve(settings: Settings) -> int:
     )
     if settings.playground:
         logger.info("web playground: open %s/ in a browser", url)
-    server.run()
+    server.run(sockets=[listener])
     return exit_code

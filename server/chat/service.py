@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vllm import SamplingParams
+from vllm.inputs import TokensPrompt
 from vllm.outputs import RequestOutput
 
 from server import metrics
@@ -22,6 +23,7 @@ from server.chat.schemas import ChatCompletionRequest, ImagePart
 from server.chat.text_budget import max_text_chars, refuse_text_past_context
 from server.chat.token_bytes import TokenBytes
 from server.chat.tokenize import TokenizeRequest, expand_images, tokenize_response
+from server.chat.wire import ChatCompletion
 from server.engine import Engine
 from server.errors import (
     BadRequestError,
@@ -30,9 +32,9 @@ from server.errors import (
     ServingError,
     serving_error_body,
 )
-from server.media.loader import MediaLoader
+from server.media.loader import LoadedImage, MediaLoader
 from server.model_repo import ModelSpec
-from server.prompts.base import PromptBuilder
+from server.prompts.base import Prompt, PromptBuilder
 from server.structured.check import ConstraintCheck
 from server.tools.streaming import ToolCallStream
 
@@ -48,7 +50,7 @@ class PreparedChat:
     """Everything the engine needs, checked; built before any response byte is sent."""
 
     header: response.ResponseHeader
-    engine_prompt: dict[str, Any]
+    engine_prompt: TokensPrompt
     params: SamplingParams
     logprobs: response.LogprobsOptions | None
     include_usage: bool
@@ -122,12 +124,7 @@ class ChatService:
         constraint = request_constraint(request, self._constraint_check)
         params = sampling_params(request, self._spec, max_tokens, constraint)
         images = await self._media.load_all(prompt.image_urls)
-        engine_prompt: dict[str, Any] = {"prompt_token_ids": prompt.token_ids}
-        if images:
-            engine_prompt["multi_modal_data"] = {"image": [loaded.image for loaded in images]}
-            # Our content hashes as vLLM's cache keys: it need not hash the pixels again, and
-            # its processor and encoder caches hit for a repeated image.
-            engine_prompt["multi_modal_uuids"] = {"image": [loaded.key for loaded in images]}
+        engine_prompt = _engine_prompt(prompt, images)
         header = response.ResponseHeader(request_id, int(time.time()), self.served_model_name)
         logprobs = None
         if request.logprobs:
@@ -176,7 +173,7 @@ class ChatService:
         strs = tokenizer.convert_ids_to_tokens(ids) if request.return_token_strs else None
         return tokenize_response(ids, self._engine.max_model_len, strs)
 
-    async def complete(self, chat: PreparedChat) -> dict[str, Any]:
+    async def complete(self, chat: PreparedChat) -> ChatCompletion:
         final: RequestOutput | None = None
         async for output in self._engine.generate(chat.header.id, chat.engine_prompt, chat.params):
             final = output
@@ -188,7 +185,9 @@ class ChatService:
         return response.completion_object(chat.header, final, chat.logprobs, chat.options)
 
     async def stream(self, chat: PreparedChat) -> AsyncIterator[bytes]:
-        """SSE events; an error after the stream started becomes a last error event."""
+        """SSE events ending with [DONE]. Whatever fails once the stream has started (the
+        engine, or a bug of ours) becomes a last error event before [DONE]: the status line
+        is long sent, and a client must never see a stream that just stops."""
         header = chat.header
         prompt_tokens, completion_tokens = 0, 0
         output: RequestOutput | None = None
@@ -214,16 +213,21 @@ class ChatService:
                     choices = response.stream_choices(output, chat.logprobs, start)
                 for choice in choices:
                     yield response.sse(response.chunk(header, [choice]))
+            _record(chat, prompt_tokens, completion_tokens, output)
+            if chat.include_usage:
+                details = response.prompt_tokens_details(chat.image_tokens, last)
+                counts = response.usage(prompt_tokens, completion_tokens, details)
+                yield response.sse(response.chunk(header, [], counts))
         except ServingError as error:
             logger.warning("stream %s failed: %s", header.id, error.message)
-            yield response.sse(serving_error_body(error))
+            failure = error
+        except Exception:  # cancellation (a BaseException) still goes through
+            logger.exception("stream %s failed", header.id)
+            failure = ServingError("The server failed while streaming the answer.")
+        else:
             yield response.SSE_DONE
             return
-        _record(chat, prompt_tokens, completion_tokens, output)
-        if chat.include_usage:
-            details = response.prompt_tokens_details(chat.image_tokens, last)
-            counts = response.usage(prompt_tokens, completion_tokens, details)
-            yield response.sse(response.chunk(header, [], counts))
+        yield response.sse(serving_error_body(failure))
         yield response.SSE_DONE
 
 
@@ -233,6 +237,16 @@ def _refuse_if_cut(output: RequestOutput) -> None:
     route first, so they never get here. An error, not a normal end with finish_reason abort."""
     if any(item.finish_reason == "abort" for item in output.outputs):
         raise NotReadyError("The request was cut short: the server is shutting down.")
+
+
+def _engine_prompt(prompt: Prompt, images: list[LoadedImage]) -> TokensPrompt:
+    engine_prompt = TokensPrompt(prompt_token_ids=prompt.token_ids)
+    if images:
+        engine_prompt["multi_modal_data"] = {"image": [loaded.image for loaded in images]}
+        # Our content hashes as vLLM's cache keys: it need not hash the pixels again, and its
+        # processor and encoder caches hit for a repeated image.
+        engine_prompt["multi_modal_uuids"] = {"image": [loaded.key for loaded in images]}
+    return engine_prompt
 
 
 def _record(chat: PreparedChat, prompt_tokens: int, completion_tokens: int, last: Any) -> None:
