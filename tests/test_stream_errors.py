@@ -31,6 +31,9 @@ class EngineFailingMidStream:
     def __init__(self, tokens: int):
         self.tokens = tokens
 
+    def check_structured_outputs(self, constraint: object) -> None:
+        raise AssertionError("these tests ask for no constrained output")
+
     async def generate(
         self, request_id: str, prompt: TokensPrompt, params: SamplingParams
     ) -> AsyncIterator[RequestOutput]:

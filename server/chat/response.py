@@ -1,8 +1,5 @@
-"""vLLM outputs -> OpenAI chat.completion objects and chat.completion.chunk events.
-
-Their shapes are the TypedDicts of wire.py: plain dicts at run time and one json.dumps per
-event, no per-token pydantic round-trips on the hot path.
-"""
+"""vLLM outputs -> OpenAI chat.completion objects and chat.completion.chunk events (wire.py's
+TypedDicts: plain dicts and one json.dumps per event, no per-token pydantic round-trips)."""
 
 from __future__ import annotations
 
@@ -24,9 +21,9 @@ from server.chat.wire import (
     ChunkChoice,
     CompletionUsage,
     Delta,
+    PromptLogprobs,
     PromptTokensDetails,
     TokenLogprob,
-    ToolCall,
     TopLogprob,
 )
 from server.tools.calls import ToolCallReader, delta_tool_calls, message_tool_calls
@@ -81,8 +78,7 @@ def _message(
     read = options.tools.read(text, completion.finish_reason)
     message["content"] = read.content
     if read.calls:
-        calls: list[ToolCall] = message_tool_calls(read.calls)  # type: ignore[assignment]
-        message["tool_calls"] = calls
+        message["tool_calls"] = message_tool_calls(read.calls)
     return message, read.finish_reason
 
 
@@ -113,16 +109,17 @@ def logprobs_content(
     token_bytes: TokenBytesFn,
 ) -> list[TokenLogprob]:
     """OpenAI's logprobs.content: the chosen token, and the `top` most likely ones, per position."""
-    content: list[TokenLogprob] = []
+    content = []
     for token_id, candidates in zip(token_ids, positions, strict=True):
-        chosen = _token_entry(token_id, candidates[token_id], token_bytes)
         ranked = sorted(candidates.items(), key=lambda item: item[1].rank or 0)
         alternatives = [
             _token_entry(candidate_id, candidate, token_bytes)
             for candidate_id, candidate in ranked
             if (candidate.rank or 0) <= top
         ][:top]
-        content.append({**chosen, "top_logprobs": alternatives})
+        chosen = _token_entry(token_id, candidates[token_id], token_bytes)
+        entry: TokenLogprob = {**chosen, "top_logprobs": alternatives}
+        content.append(entry)
     return content
 
 
@@ -179,7 +176,7 @@ def completion_object(
 
 def prompt_logprobs_json(
     positions: Sequence[Mapping[int, Logprob] | None],
-) -> list[dict[str, dict[str, Any]] | None]:
+) -> PromptLogprobs:
     """vLLM's prompt_logprobs: per prompt token (the first has none), token id -> logprob."""
     return [
         None
@@ -238,7 +235,7 @@ def stream_choices(
 ) -> list[ChunkChoice]:
     """The choices of one DELTA output: new text (and logprobs), and finish reasons."""
     text = (start or AnswerStart(strip=False)).text
-    choices: list[ChunkChoice] = []
+    choices = []
     for completion in output.outputs:
         if completion.text or completion.token_ids:
             content = _choice_logprobs(completion, logprobs)

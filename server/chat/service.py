@@ -231,14 +231,6 @@ class ChatService:
         yield response.SSE_DONE
 
 
-def _refuse_if_cut(output: RequestOutput) -> None:
-    """An "abort" we did not ask for: the engine cut the request (it is shutting down, e.g. a
-    SIGTERM sent to the whole process group). Our own aborts (client gone, deadline) cancel the
-    route first, so they never get here. An error, not a normal end with finish_reason abort."""
-    if any(item.finish_reason == "abort" for item in output.outputs):
-        raise NotReadyError("The request was cut short: the server is shutting down.")
-
-
 def _engine_prompt(prompt: Prompt, images: list[LoadedImage]) -> TokensPrompt:
     engine_prompt = TokensPrompt(prompt_token_ids=prompt.token_ids)
     if images:
@@ -247,6 +239,14 @@ def _engine_prompt(prompt: Prompt, images: list[LoadedImage]) -> TokensPrompt:
         # processor and encoder caches hit for a repeated image.
         engine_prompt["multi_modal_uuids"] = {"image": [loaded.key for loaded in images]}
     return engine_prompt
+
+
+def _refuse_if_cut(output: RequestOutput) -> None:
+    """An "abort" we did not ask for: the engine cut the request (it is shutting down, e.g. a
+    SIGTERM sent to the whole process group). Our own aborts (client gone, deadline) cancel the
+    route first, so they never get here. An error, not a normal end with finish_reason abort."""
+    if any(item.finish_reason == "abort" for item in output.outputs):
+        raise NotReadyError("The request was cut short: the server is shutting down.")
 
 
 def _record(chat: PreparedChat, prompt_tokens: int, completion_tokens: int, last: Any) -> None:

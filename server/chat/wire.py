@@ -1,6 +1,7 @@
 """The OpenAI chat-completions objects this server sends, as TypedDicts: typed for mypy, plain
 dicts at run time (one json.dumps per event, no per-token pydantic round-trips). Field names
-and nesting are OpenAI's (openai-python's ChatCompletion and ChatCompletionChunk)."""
+and nesting are OpenAI's (openai-python's ChatCompletion and ChatCompletionChunk); the
+NotRequired extras are vLLM's (token ids, prompt logprobs) and ours (image token counts)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class ChoiceLogprobs(TypedDict):
 
 
 class PromptTokensDetails(TypedDict):
-    cached_tokens: int  # served by vLLM's prefix cache
+    cached_tokens: int  # served from vLLM's prefix cache
     image_tokens: int
 
 
@@ -38,7 +39,7 @@ class CompletionUsage(TypedDict):
 
 class FunctionCall(TypedDict):
     name: str
-    arguments: str  # JSON text
+    arguments: str  # a JSON string, as OpenAI sends it
 
 
 class ToolCall(TypedDict):
@@ -49,7 +50,7 @@ class ToolCall(TypedDict):
 
 class AssistantMessage(TypedDict):
     role: Literal["assistant"]
-    content: str | None  # None when the reply is tool calls only
+    content: str | None  # None when the answer is tool calls
     tool_calls: NotRequired[list[ToolCall]]
 
 
@@ -58,7 +59,11 @@ class Choice(TypedDict):
     message: AssistantMessage
     logprobs: ChoiceLogprobs | None
     finish_reason: str | None
-    token_ids: NotRequired[list[int]]  # vLLM's return_token_ids
+    token_ids: NotRequired[list[int]]
+
+
+# vLLM's prompt_logprobs: per prompt token (the first has none), token id -> its logprob entry.
+PromptLogprobs = list[dict[str, dict[str, Any]] | None]
 
 
 class ChatCompletion(TypedDict):
@@ -68,18 +73,29 @@ class ChatCompletion(TypedDict):
     model: str
     choices: list[Choice]
     usage: CompletionUsage
-    # vLLM's extras, when asked for: prompt_logprobs, return_token_ids.
-    prompt_logprobs: NotRequired[list[dict[str, dict[str, Any]] | None]]
+    prompt_logprobs: NotRequired[PromptLogprobs]
     prompt_token_ids: NotRequired[list[int]]
 
 
+class FunctionCallDelta(TypedDict, total=False):
+    name: str
+    arguments: str
+
+
+class ToolCallDelta(TypedDict, total=False):
+    index: int
+    id: str
+    type: Literal["function"]
+    function: FunctionCallDelta
+
+
 class Delta(TypedDict, total=False):
-    """The first delta of a choice carries the role; later ones only new content, the last
-    one nothing (its choice carries the finish reason)."""
+    """The first delta of a choice carries the role; later ones new content or tool calls, the
+    last one nothing (its choice carries the finish reason)."""
 
     role: Literal["assistant"]
     content: str
-    tool_calls: list[dict[str, Any]]  # OpenAI's tool-call deltas (index, then id/name/arguments)
+    tool_calls: list[ToolCallDelta]
 
 
 class ChunkChoice(TypedDict):

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from vllm.inputs import TokensPrompt
 from vllm.outputs import RequestOutput
 from vllm.utils.async_utils import merge_async_iterators
 
@@ -55,7 +56,7 @@ class CompletionService:
             budget = token_budget(request, chat.spec, len(prompt.token_ids), chat.context_length)
             params = sampling_params(request, chat.spec, budget)
             run_header = ResponseHeader(run_id, header.created, header.model)
-            engine_prompt = {"prompt_token_ids": prompt.token_ids}
+            engine_prompt = TokensPrompt(prompt_token_ids=prompt.token_ids)
             runs.append(PreparedChat(run_header, engine_prompt, params, None, False, 0, started))
         options = CompletionOptions(
             echo=bool(request.echo),

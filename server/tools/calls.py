@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from server.chat.wire import ToolCall, ToolCallDelta
 from server.tools.schemas import NamedToolChoice, Tool, ToolChoice
 
 
@@ -77,7 +78,7 @@ def new_call_id() -> str:
     return f"call_{uuid.uuid4().hex[:24]}"
 
 
-def message_tool_calls(calls: list[ParsedCall]) -> list[dict[str, Any]]:
+def message_tool_calls(calls: list[ParsedCall]) -> list[ToolCall]:
     """OpenAI's message.tool_calls."""
     return [
         {
@@ -89,12 +90,12 @@ def message_tool_calls(calls: list[ParsedCall]) -> list[dict[str, Any]]:
     ]
 
 
-def delta_tool_calls(calls: list[ParsedCall]) -> list[list[dict[str, Any]]]:
+def delta_tool_calls(calls: list[ParsedCall]) -> list[list[ToolCallDelta]]:
     """Stream deltas, OpenAI's shape: per call its index, id, type and name (arguments ""),
     then its arguments."""
-    deltas: list[list[dict[str, Any]]] = []
+    deltas: list[list[ToolCallDelta]] = []
     for index, call in enumerate(calls):
-        head = {"index": index, "id": call.id, "type": "function"}
+        head: ToolCallDelta = {"index": index, "id": call.id, "type": "function"}
         deltas.append([{**head, "function": {"name": call.name, "arguments": ""}}])
         deltas.append([{"index": index, "function": {"arguments": call.arguments}}])
     return deltas

@@ -50,10 +50,15 @@ def server_env() -> dict[str, str]:
 
 
 def setting_flags(settings: Mapping[str, str]) -> list[str]:
-    """{"max_running_requests": "2"} -> ["--max-running-requests", "2"]."""
+    """{"max_running_requests": "2"} -> ["--max-running-requests", "2"]; an on/off setting
+    {"playground": "false"} -> ["--no-playground"]."""
     flags: list[str] = []
     for name, value in settings.items():
-        flags += ["--" + name.replace("_", "-"), value]
+        flag = name.replace("_", "-")
+        if value.lower() in ("true", "false"):
+            flags.append(f"--{flag}" if value.lower() == "true" else f"--no-{flag}")
+        else:
+            flags += ["--" + flag, value]
     return flags
 
 
