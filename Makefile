@@ -1,5 +1,5 @@
 # The two commands of the README. Both set up .venv first (idempotent, seconds when up to date).
-.PHONY: setup serve test lint bench train-demo eval-demo
+.PHONY: setup serve test lint bench train-demo eval-demo lock image-test
 setup:
 	./scripts/setup.sh
 
@@ -31,3 +31,12 @@ train-demo: setup
 
 eval-demo: setup
 	.venv/bin/python -m llava_demo eval $(DEMO_ARGS)
+
+# Regenerate requirements/*.lock from requirements/*.in (uv's resolver).
+lock:
+	./scripts/lock.sh
+
+# Build the CPU image and run it as users do (docs/deploy.md). Docker is started (and installed)
+# if needed. IMAGE_TEST_ARGS=--clean builds without the layer cache; --gpu builds the GPU image.
+image-test: setup
+	.venv/bin/python scripts/image_test.py $(IMAGE_TEST_ARGS)

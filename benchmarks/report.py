@@ -19,11 +19,11 @@ COLUMNS = [
 ]
 
 
-def _rows(results: dict[str, Any]) -> list[list[str]]:
+def _rows(results: dict[str, Any], server: str) -> list[list[str]]:
     """One row per workload and concurrency: vLLM, ours, ratio ours/vLLM for each metric."""
     rows = []
     for workload, runs in results["workloads"].items():
-        for ours, theirs in zip(runs["llava-serve"], runs["vllm"], strict=True):
+        for ours, theirs in zip(runs[server], runs["vllm"], strict=True):
             row = [workload, str(ours["concurrency"])]
             for key, _, _ in COLUMNS:
                 if key in ours:
@@ -35,17 +35,19 @@ def _rows(results: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def markdown_table(results: dict[str, Any]) -> str:
+def markdown_table(results: dict[str, Any], server: str = "llava-serve") -> str:
     header = ["workload", "conc.", *[title for _, title, _ in COLUMNS]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in _rows(results)]
+    lines += ["| " + " | ".join(row) + " |" for row in _rows(results, server)]
     rss = results["peak_rss_mib"]
     lines.append("")
     lines.append(
         f"Peak server RSS (API process + engine core): vLLM {rss['vllm']:.0f} MiB, "
-        f"llava-serve {rss['llava-serve']:.0f} MiB "
-        f"({rss['llava-serve'] / rss['vllm']:.2f}x)."
+        f"{server} {rss[server]:.0f} MiB ({rss[server] / rss['vllm']:.2f}x)."
     )
+    if server == "llava-serve" and "baseline" in rss:  # a before/after run (--baseline)
+        lines += ["", "The same run's baseline (the earlier llava-serve) against vLLM:", ""]
+        lines.append(markdown_table(results, "baseline"))
     return "\n".join(lines)
 
 
@@ -108,6 +110,10 @@ generates exactly 32 tokens), with the same requests:
   64x64, 512x512, 1024x768, 2048x1536 and 4032x3024 (`--sizes`), each run sampled with its
   own seed so no run finds its images in either server's caches.
 
+With `--baseline TREE` a third server runs another llava-serve source tree (an earlier commit,
+`git archive`d) in the same interleaved runs, so a change's effect is measured against the
+same vLLM runs on the same machine load; its table follows the main one.
+
 Each cell is measured `--repeats` times on each server (3 by default; once for **c**, whose
 repeats would be warm), interleaved: every run on one server is followed at once by the same
 run on the other, and who goes first alternates, so a neighbour's burst or a slow drift of this
@@ -133,9 +139,12 @@ def write_summary(out: Path, doc: Path, machine: str) -> None:
     for result_file in sorted(out.glob("bench-*.json")):
         results = json.loads(result_file.read_text())
         name = results["model"]
+        repeats = results.get("repeats", 1)
+        # An even count's reported run is the upper middle one (of 2: the faster).
+        median = "median" if repeats % 2 else "upper median"
         sections.append(
-            f"## {name} ({results['requests']} requests per run, median of "
-            f"{results.get('repeats', 1)} runs, {results['started']})\n"
+            f"## {name} ({results['requests']} requests per run, {median} of "
+            f"{repeats} runs, {results['started']})\n"
         )
         sections.append(markdown_table(results) + "\n")
         if "load_average" in results:
@@ -154,4 +163,7 @@ def write_summary(out: Path, doc: Path, machine: str) -> None:
             sections.append(profiles.read_text())
     # The constrained-decoding runs (python -m benchmarks.structured) write their own section.
     sections += [section.read_text() for section in sorted(out.glob("structured-*.md"))]
+    media_path = out / "media-path.md"  # the image path's stages, measured by benchmarks.stages
+    if media_path.exists():
+        sections.append(media_path.read_text())
     doc.write_text("\n".join(sections))

@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,15 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument(
         "--profile", action="store_true", help="py-spy both API processes during every run"
+    )
+    parser.add_argument(
+        "--parallel-start", action="store_true", help="start the servers at once, not in turn"
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a llava-serve source tree (e.g. `git archive` of an earlier commit) run as a "
+        "third server, 'baseline', interleaved with the other two",
     )
     return parser.parse_args()
 
@@ -162,20 +172,6 @@ def _output_folders(out: Path, profile: bool) -> tuple[Path, Path | None]:
     return logs, profiles
 
 
-def _server_commands(
-    args: argparse.Namespace, spec: ModelSpec, checkpoint: Path, home: Path
-) -> dict[str, tuple[list[str], int]]:
-    """Each server's command and port: vLLM's own, then ours, on the same checkpoint."""
-    vllm_port, ours_port = _free_port(), _free_port()
-    return {
-        "vllm": (vllm_command(spec, checkpoint, vllm_port), vllm_port),
-        "llava-serve": (
-            ours_command(args.model, home, ours_port, args.ours_args.split()),
-            ours_port,
-        ),
-    }
-
-
 def main() -> None:
     args = _arguments()
     spec = resolve_model(args.model, REPO_MODEL_DIR)
@@ -205,11 +201,16 @@ def main() -> None:
         servers = _server_commands(args, spec, checkpoint, home)
         with contextlib.ExitStack() as stack:
             # Started one after the other (two engines loading at once on 2 cores would only
-            # slow both), then both kept up for the interleaved runs.
-            up = {
-                name: stack.enter_context(running(name, command, port, logs / f"{name}.log"))
-                for name, (command, port) in servers.items()
+            # slow both), then all kept up for the interleaved runs; --parallel-start starts
+            # them at once (on a machine shared with other jobs each start takes its own share).
+            starts = {
+                name: running(name, command, port, logs / f"{name}.log", source)
+                for name, (command, port, source) in servers.items()
             }
+            workers = len(starts) if args.parallel_start else 1
+            with ThreadPoolExecutor(workers) as starting:
+                entered = {n: starting.submit(stack.enter_context, c) for n, c in starts.items()}
+                up = {name: future.result() for name, future in entered.items()}
             for workload, by_server in _measure_cells(
                 up, workloads, Path(scratch), spec.name, tokenizer, profiles, args.repeats, label
             ).items():
@@ -222,6 +223,24 @@ def main() -> None:
     if args.profile:
         profile.write_summary(args.out / "profiles", label, args.out)
     report.write_summary(args.out, args.doc, _machine())
+
+
+def _server_commands(
+    args: argparse.Namespace, spec: ModelSpec, checkpoint: Path, home: Path
+) -> dict[str, tuple[list[str], int, Path | None]]:
+    """Each server's command, port and source tree (None: this one): vLLM's own, then ours on
+    the same checkpoint, then an earlier tree of ours with --baseline."""
+    vllm_port, ours_port = _free_port(), _free_port()
+    extra = args.ours_args.split()
+    servers: dict[str, tuple[list[str], int, Path | None]] = {
+        "vllm": (vllm_command(spec, checkpoint, vllm_port), vllm_port, None),
+        "llava-serve": (ours_command(args.model, home, ours_port, extra), ours_port, None),
+    }
+    if args.baseline is not None:
+        port = _free_port()
+        command = ours_command(args.model, home, port, extra)
+        servers["baseline"] = (command, port, args.baseline.resolve())
+    return servers
 
 
 def _machine() -> str:

@@ -51,8 +51,8 @@ class Batcher:
         self.question_first = question_first
         self._pieces = functools.lru_cache(maxsize=8192)(self._uncached_pieces)
 
-    def _uncached_pieces(self, question: str, after: bool) -> tuple[list[int], list[int]]:
-        return prompt_pieces(self.tokenizer, question, after)
+    def _uncached_pieces(self, turns: tuple[str, ...], after: bool) -> tuple[list[int], list[int]]:
+        return prompt_pieces(self.tokenizer, turns, after)
 
     def sample_batch(
         self, kinds: Sequence[str], weights: Sequence[float], size: int, rng: random.Random
@@ -66,7 +66,7 @@ class Batcher:
             sample = make_sample(self.scenes[index], kind, salt)
             # No draw at 0, so image-first runs keep their RNG stream.
             question_first = self.question_first != 0 and rng.random() < self.question_first
-            before, after = self._pieces(sample.question, question_first)
+            before, after = self._pieces(sample.turns, question_first)
             answer = self.tokenizer(" " + sample.answer, add_special_tokens=False).input_ids
             pieces.append((before, after, [*answer, self.tokenizer.eos_token_id]))
         shared = _common_prefix_length([before for before, _, _ in pieces])

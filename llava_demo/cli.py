@@ -31,7 +31,7 @@ def _add_train_command(commands: Any) -> None:
         "--stage2-weights",
         type=lambda text: tuple(float(part) for part in text.split(",")),
         default=None,
-        help="how often stage 2 draws conversation,detail,reasoning batches, e.g. 2,1,2",
+        help="stage 2 batches of conversation,detail,reasoning,multi-turn, by weight: 2,1,2,1",
     )
     train.add_argument("--position-std", type=float, default=None, help="tower position init")
     train.add_argument("--text-hidden", type=int, default=None, help="decoder width (x head dim)")

@@ -2,62 +2,68 @@
 
 Fresh scenes (seeds from EVAL_SEED_BASE up, never used in training) go to
 /v1/chat/completions as PNG data URLs with one question of each response type, decoded
-greedily (temperature 0); each answer is scored against the ground truth by its colour, shape,
-count and position words (llava_demo/scoring.py). The ablation rows (models that are not
-served) come from the training summary, measured at training time on the same seeds.
+greedily (temperature 0), in each evaluation set (eval_sets.py: training's renderer and
+phrasings, held-out phrasings, a second renderer, a follow-up turn), plus out-of-world
+questions; each answer is scored against the ground truth by its colour, shape, count and
+position words (llava_demo/scoring.py). The ablation rows (models that are not served) come
+from the training summary, measured at training time on the same seeds.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-import json
 import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import httpx
 from tqdm import tqdm
 
-from llava_demo.forms import question_form
-from llava_demo.instructions import RESPONSE_TYPES, Sample, make_sample
+from llava_demo.eval_sets import (
+    EvalSet,
+    Graded,
+    Renderer,
+    eval_sets,
+    out_of_world_questions,
+    questions,
+)
+from llava_demo.eval_tables import ablation_rows, form_table, sets_table, table
+from llava_demo.instructions import RESPONSE_TYPES, Sample
 from llava_demo.offline_eval import eval_seeds, summarise
-from llava_demo.scenes import EVAL_SEED_BASE, Scene, generate_scene, render_scene
-from llava_demo.scoring import is_correct
+from llava_demo.render import render_scene
+from llava_demo.scenes import EVAL_SEED_BASE, Scene, generate_scene
 
 MAX_TOKENS: Final = 64
 READY_WAIT_S: Final = 300.0  # the demo model loads in ~30 s on 2 cores; larger ones take longer
 
 
-@dataclass(frozen=True)
-class Graded:
-    scene: Scene
-    sample: Sample
-    answer: str
-
-    @property
-    def correct(self) -> bool:
-        return is_correct(self.answer, self.sample.answer)
-
-
-def image_data_url(scene: Scene) -> str:
+def image_data_url(scene: Scene, renderer: Renderer = render_scene) -> str:
     buffer = io.BytesIO()
-    render_scene(scene).save(buffer, format="PNG")
+    renderer(scene).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def ask(client: httpx.Client, model: str, scene: Scene, question: str) -> str:
-    content = [
-        {"type": "image_url", "image_url": {"url": image_data_url(scene)}},
-        {"type": "text", "text": question},
+def chat_messages(image_url: str, sample: Sample) -> list[dict[str, Any]]:
+    """The conversation as a client sends it: the picture with the first question, then the
+    earlier answers and questions, the last question last."""
+    first: list[dict[str, Any]] = [
+        {"type": "image_url", "image_url": {"url": image_url}},
+        {"type": "text", "text": sample.turns[0]},
     ]
+    messages: list[dict[str, Any]] = [{"role": "user", "content": first}]
+    for index, text in enumerate(sample.turns[1:]):
+        messages.append({"role": "assistant" if index % 2 == 0 else "user", "content": text})
+    return messages
+
+
+def ask(client: httpx.Client, model: str, image_url: str, sample: Sample) -> str:
     body = {
         "model": model,
-        "messages": [{"role": "user", "content": content}],
+        "messages": chat_messages(image_url, sample),
         "temperature": 0,
         "max_tokens": MAX_TOKENS,
     }
@@ -105,18 +111,34 @@ def evaluate_served(
     seed_base: int = EVAL_SEED_BASE,
     concurrency: int = 8,
     ready_wait_s: float = READY_WAIT_S,
+    sets: Sequence[EvalSet] | None = None,
+    out_of_world: bool = False,
 ) -> list[Graded]:
-    """One question of each response type about each of `count` fresh scenes."""
+    """One question of each response type about each of `count` fresh scenes, per set
+    (default: the own-generator set alone); then the out-of-world questions if asked."""
     scenes = [generate_scene(seed) for seed in eval_seeds(count, seed_base)]
-    jobs = [(scene, make_sample(scene, kind)) for kind in RESPONSE_TYPES for scene in scenes]
+    jobs = [
+        (eval_set, scene, sample)
+        for eval_set in (sets if sets is not None else eval_sets()[:1])
+        for scene, sample in questions(eval_set, scenes)
+    ]
+    if out_of_world:
+        jobs += [(eval_sets()[0], s, q) for s, q in out_of_world_questions(scenes)]
     with httpx.Client(base_url=api_root(base_url), timeout=120) as client:
         wait_until_ready(client, ready_wait_s)
         model = served_model(client)
+
+        def run(job: tuple[EvalSet, Scene, Sample]) -> str:
+            eval_set, scene, sample = job
+            return ask(client, model, image_data_url(scene, eval_set.renderer), sample)
+
         with ThreadPoolExecutor(concurrency) as pool:
-            asked = pool.map(lambda job: ask(client, model, job[0], job[1].question), jobs)
-            answers = list(tqdm(asked, total=len(jobs), desc=f"asking {model}", unit="question"))
+            answers = list(
+                tqdm(pool.map(run, jobs), total=len(jobs), desc=f"asking {model}", unit="question")
+            )
     return [
-        Graded(scene, sample, answer) for (scene, sample), answer in zip(jobs, answers, strict=True)
+        Graded(scene, sample, answer, eval_set.name)
+        for (eval_set, scene, sample), answer in zip(jobs, answers, strict=True)
     ]
 
 
@@ -125,39 +147,6 @@ def accuracy(graded: Sequence[Graded]) -> dict[str, float]:
     for item in graded:
         marks[item.sample.kind].append(item.correct)
     return summarise(marks)
-
-
-def table(rows: dict[str, dict[str, float]]) -> str:
-    """A markdown table: one row per model, accuracy (%) per response type and overall."""
-    columns = [*RESPONSE_TYPES, "overall"]
-    lines = [
-        "| model | " + " | ".join(columns) + " |",
-        "|---|" + "---:|" * len(columns),
-    ]
-    for name, row in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{row.get(c, 0.0):.1f}" for c in columns) + " |")
-    return "\n".join(lines)
-
-
-def form_table(graded: Sequence[Graded]) -> str:
-    """A markdown table of accuracy by question form, within each response type."""
-    marks: dict[tuple[str, str], list[bool]] = {}
-    for item in graded:
-        marks.setdefault((item.sample.kind, question_form(item.sample)), []).append(item.correct)
-    lines = ["| type | question form | right | asked | accuracy |", "|---|---|---:|---:|---:|"]
-    for (kind, form), right in sorted(marks.items()):
-        share = 100.0 * sum(right) / len(right)
-        lines.append(f"| {kind} | {form} | {sum(right)} | {len(right)} | {share:.1f} |")
-    return "\n".join(lines)
-
-
-def ablation_rows(summary_path: Path) -> dict[str, dict[str, float]]:
-    if not summary_path.is_file():
-        return {}
-    offline = json.loads(summary_path.read_text()).get("offline_accuracy", {})
-    return {
-        f"{name} (torch, at training)": row for name, row in offline.items() if name != "full data"
-    }
 
 
 def eval_demo(
@@ -170,18 +159,29 @@ def eval_demo(
 ) -> int:
     wait = READY_WAIT_S if wait_s is None else wait_s
     try:
-        graded = evaluate_served(base_url, count, seed_base, ready_wait_s=wait)
+        graded = evaluate_served(
+            base_url, count, seed_base, ready_wait_s=wait, sets=eval_sets(), out_of_world=True
+        )
     except ServerNotReady as error:
         print(f"llava_demo eval: {error}", file=sys.stderr)
         return 1
-    rows = {**ablation_rows(summary), "full data (served, through the API)": accuracy(graded)}
+    in_world = [item for item in graded if item.sample.form != "out of world"]
+    own = [item for item in in_world if item.eval_set == "own generator"]
+    refusals = [item.correct for item in graded if item.sample.form == "out of world"]
+    rows = {**ablation_rows(summary), "full data (served, through the API)": accuracy(own)}
     print(f"{count} fresh scenes (seeds {seed_base}..{seed_base + count - 1}), greedy decoding")
     print(table(rows))
-    print("\nBy question form (the served model):")
-    print(form_table(graded))
+    print("\nBy evaluation set (the served model; accuracy %):")
+    print(sets_table(in_world))
+    print(
+        f"\nOut-of-world questions answered with what the model can answer: "
+        f"{sum(refusals)}/{len(refusals)} ({100.0 * sum(refusals) / max(len(refusals), 1):.1f}%)"
+    )
+    print("\nBy question form (the served model, own generator):")
+    print(form_table(own))
     for item in [g for g in graded if not g.correct][:show_errors]:
         print(
-            f"- seed {item.scene.seed} {item.sample.kind}: {item.sample.question!r} "
-            f"-> {item.answer!r} (expected {item.sample.answer!r})"
+            f"- {item.eval_set}, seed {item.scene.seed} {item.sample.kind}: "
+            f"{list(item.sample.turns)!r} -> {item.answer!r} (expected {item.sample.answer!r})"
         )
     return 0

@@ -14,17 +14,18 @@ def greedy_answers(
     model: DemoLlava,
     tokenizer: PreTrainedTokenizerFast,
     features: torch.Tensor,
-    questions: Sequence[str],
+    conversations: Sequence[Sequence[str]],
     images_after_text: bool,
     max_new_tokens: int = 48,
 ) -> list[str]:
-    """features: (n, patches, vision_hidden) of each question's image; left-padded batch."""
+    """features: (n, patches, vision_hidden) of each conversation's image; `conversations`:
+    each one's turns up to its last question (user and assistant alternating); left-padded."""
     embed = model.llm.get_input_embeddings()
     rows: list[torch.Tensor] = []
     with torch.no_grad():
         image = model.projector(features)
-        for index, question in enumerate(questions):
-            before, after = prompt_pieces(tokenizer, question, images_after_text)
+        for index, turns in enumerate(conversations):
+            before, after = prompt_pieces(tokenizer, turns, images_after_text)
             rows.append(
                 torch.cat([embed(torch.tensor(before)), image[index], embed(torch.tensor(after))])
             )

@@ -14,7 +14,7 @@ import torch
 from transformers import PreTrainedTokenizerFast
 
 from llava_demo.config import TrainConfig
-from llava_demo.instructions import RESPONSE_TYPES, make_sample
+from llava_demo.instructions import STAGE2_KINDS, make_sample
 from llava_demo.loss_log import LossLog
 from llava_demo.model import CONVERSATION, DemoLlava
 from llava_demo.scenes import Scene
@@ -27,10 +27,8 @@ def text_batch(
     texts = []
     for _ in range(size):
         scene = scenes[rng.randrange(len(scenes))]
-        sample = make_sample(
-            scene, rng.choice(("caption", *RESPONSE_TYPES)), rng.randrange(1 << 30)
-        )
-        prompt = CONVERSATIONS[CONVERSATION].render([sample.question])
+        sample = make_sample(scene, rng.choice(("caption", *STAGE2_KINDS)), rng.randrange(1 << 30))
+        prompt = CONVERSATIONS[CONVERSATION].render(list(sample.turns))
         texts.append(prompt + " " + sample.answer + tokenizer.eos_token)
     encoded = tokenizer(texts, padding=True, return_tensors="pt")
     labels = encoded["input_ids"].masked_fill(encoded["attention_mask"] == 0, -100)

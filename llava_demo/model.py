@@ -9,6 +9,7 @@ spliced where "<image>" was.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -23,7 +24,8 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from llava_demo.instructions import BRIEF_PROMPTS, DETAIL_PROMPTS, RESPONSE_TYPES, make_sample
+from llava_demo.instructions import BRIEF_PROMPTS, OUT_OF_WORLD_ANSWER, RESPONSE_TYPES, make_sample
+from llava_demo.phrasings import TRAINING
 from llava_demo.scenes import CANVAS, generate_scene
 from server.checkpoints.tokenizer import (
     BOS_TOKEN,
@@ -58,22 +60,27 @@ class DemoShape:
         return (CANVAS // PATCH) ** 2
 
 
-def prompt_text(question: str, images_after_text: bool) -> str:
-    """What the server renders for one user turn with one image, generation prompt included
-    (model.yaml's image_placement: after_text puts the question first)."""
-    turn = user_turn_text([question], 1, False, images_after_text)
-    return CONVERSATIONS[CONVERSATION].render([turn])
+def prompt_text(turns: Sequence[str], images_after_text: bool) -> str:
+    """What the server renders for a conversation whose first user turn has the image,
+    generation prompt included (model.yaml's image_placement: after_text puts the question
+    first). `turns`: user and assistant texts alternating, ending with a user's."""
+    first = user_turn_text([turns[0]], 1, False, images_after_text)
+    return CONVERSATIONS[CONVERSATION].render([first, *turns[1:]])
 
 
 def demo_corpus() -> list[str]:
     """The tokenizer's training text: the template and every kind of demo text."""
     # Image first, as the corpus always was: a different corpus is a different tokenizer.
-    lines = [prompt_text(q, images_after_text=False) for q in BRIEF_PROMPTS + DETAIL_PROMPTS]
+    lines = [prompt_text([q], images_after_text=False) for q in BRIEF_PROMPTS]
+    lines += [f"{question}\n" for question in TRAINING.templates["out of world"]]
     for seed in range(TOKENIZER_SCENES):
         scene = generate_scene(seed)
         for kind in ("caption", *RESPONSE_TYPES):
             sample = make_sample(scene, kind)
             lines += [sample.question, " " + sample.answer]
+        if seed % 10 == 0:  # how follow-up turns join: "...it.###Human: ..."
+            lines.append(prompt_text(make_sample(scene, "multi-turn").turns, True))
+    lines.append(" " + OUT_OF_WORLD_ANSWER)
     return lines
 
 
@@ -147,9 +154,9 @@ def tower_features(tower: CLIPVisionModel, pixels: torch.Tensor) -> torch.Tensor
 
 
 def prompt_pieces(
-    tokenizer: PreTrainedTokenizerFast, question: str, images_after_text: bool
+    tokenizer: PreTrainedTokenizerFast, turns: Sequence[str], images_after_text: bool
 ) -> tuple[list[int], list[int]]:
     """Token ids before and after the image, as tokenizer_image_token makes them."""
-    before, after = prompt_text(question, images_after_text).split(IMAGE_PLACEHOLDER)
+    before, after = prompt_text(turns, images_after_text).split(IMAGE_PLACEHOLDER)
     after_ids: list[int] = tokenizer(after).input_ids
     return tokenizer(before).input_ids, after_ids[1:]

@@ -10,10 +10,13 @@ from __future__ import annotations
 import torch
 from transformers import CLIPImageProcessor, CLIPVisionModel, PreTrainedTokenizerFast
 
+from llava_demo.eval_sets import in_world
 from llava_demo.generate import greedy_answers
 from llava_demo.instructions import RESPONSE_TYPES, make_sample
 from llava_demo.model import DemoLlava, tower_features
-from llava_demo.scenes import EVAL_SEED_BASE, generate_scene, render_scene
+from llava_demo.phrasings import TRAINING
+from llava_demo.render import render_scene
+from llava_demo.scenes import EVAL_SEED_BASE, generate_scene
 from llava_demo.scoring import is_correct
 
 
@@ -41,14 +44,14 @@ def evaluate_offline(
     features = tower_features(tower, pixels["pixel_values"])
     correct: dict[str, list[bool]] = {}
     for kind in RESPONSE_TYPES:
-        samples = [make_sample(scene, kind) for scene in scenes]
+        samples = [make_sample(scene, kind, book=in_world(TRAINING)) for scene in scenes]
         answers: list[str] = []
         for start in range(0, count, 100):
             chunk = samples[start : start + 100]
-            questions = [sample.question for sample in chunk]
+            conversations = [sample.turns for sample in chunk]
             chunk_features = features[start : start + 100]
             answers += greedy_answers(
-                model, tokenizer, chunk_features, questions, images_after_text
+                model, tokenizer, chunk_features, conversations, images_after_text
             )
         correct[kind] = [is_correct(a, s.answer) for a, s in zip(answers, samples, strict=True)]
     torch.set_grad_enabled(True)

@@ -1,11 +1,12 @@
 """Synthetic scenes with ground truth, deterministic from a seed.
 
-Grammar (docs/demo-model.md): a 48x48 RGB canvas on a white background, divided into a 3x3
-grid of 16-pixel cells; one to three objects (weights 1:2:2), each in its own cell (so none
-overlap); an object is a shape (circle, square, triangle) of one colour of a fixed named
-palette, drawn 12 pixels wide in the middle of its cell; no two objects share both colour
-and shape, so "the red circle" always names exactly one object. The cells match the vision
-tower's 16-pixel patches, so each object is seen by exactly one patch.
+Grammar (docs/demo-model.md): a canvas divided into a 3x3 grid of cells; one to three objects
+(weights 1:2:2), each in its own cell (so none overlap); an object is a shape (circle, square,
+triangle) of one colour of a fixed set of names; no two objects share both colour and shape,
+so "the red circle" always names exactly one object. How a scene looks (canvas size, shades,
+sizes, offsets, background, compression) is the renderers' business (render.py for training,
+render_eval.py for evaluation only); the vision tower sees every canvas as 48x48 pixels, so
+each cell is one of its 16-pixel patches.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from typing import Final
-
-from PIL import Image, ImageDraw
 
 CANVAS: Final = 48
 # Training uses seeds 0 .. scenes-1; evaluation seeds start far above any training run's.
@@ -86,25 +85,3 @@ def generate_scene(seed: int) -> Scene:
         for cell, (colour, shape) in zip(cells, kinds, strict=True)
     )
     return Scene(seed, objects)
-
-
-def render_scene(scene: Scene) -> Image.Image:
-    """The scene's image; pixels depend only on the annotation."""
-    image = Image.new("RGB", (CANVAS, CANVAS), BACKGROUND)
-    draw = ImageDraw.Draw(image)
-    for obj in scene.objects:
-        _draw_object(draw, obj)
-    return image
-
-
-def _draw_object(draw: ImageDraw.ImageDraw, obj: SceneObject) -> None:
-    margin = (CELL - SHAPE_SIZE) // 2
-    left, top = obj.column * CELL + margin, obj.row * CELL + margin
-    right, bottom = left + SHAPE_SIZE - 1, top + SHAPE_SIZE - 1
-    fill = PALETTE[obj.colour]
-    if obj.shape == "circle":
-        draw.ellipse((left, top, right, bottom), fill=fill)
-    elif obj.shape == "square":
-        draw.rectangle((left, top, right, bottom), fill=fill)
-    else:
-        draw.polygon([((left + right) / 2, top), (right, bottom), (left, bottom)], fill=fill)

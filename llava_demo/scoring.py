@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from typing import Final
 
+from llava_demo.instructions import OUT_OF_WORLD_ANSWER
 from llava_demo.scenes import COLOURS, SHAPES
 
 _WORDS: Final = (
@@ -48,5 +49,13 @@ def key_words(answer: str) -> Counter[tuple[str, ...]]:
     )
 
 
+def is_refusal(answer: str) -> bool:
+    """Says what it can answer, and claims nothing about a picture."""
+    words = key_words(answer)
+    return "only answer questions about" in answer.lower() and set(words) == {()}
+
+
 def is_correct(answer: str, expected: str) -> bool:
+    if expected == OUT_OF_WORLD_ANSWER:
+        return is_refusal(answer)
     return key_words(answer) == key_words(expected)

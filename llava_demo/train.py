@@ -25,18 +25,22 @@ from llava_demo.batches import Batcher, batch_loss
 from llava_demo.config import TrainConfig
 from llava_demo.encoder_pretrain import pretrain_tower
 from llava_demo.export import export_all
-from llava_demo.instructions import RESPONSE_TYPES, caption
+from llava_demo.instructions import STAGE2_KINDS, caption
 from llava_demo.lm_pretrain import pretrain_language_model
 from llava_demo.loss_log import LossLog
 from llava_demo.model import DemoLlava, DemoShape, build_tokenizer, tower_config, tower_features
 from llava_demo.offline_eval import evaluate_offline
-from llava_demo.scenes import CANVAS, Scene, generate_scene, render_scene
+from llava_demo.render import render_scene
+from llava_demo.scenes import CANVAS, Scene, generate_scene
 from server.checkpoints.tiny_hf import CLIP_MEAN, CLIP_STD
 
 
 def image_processor() -> CLIPImageProcessor:
+    """Any picture resized to 48x48 (no crop): the scene's 3x3 grid meets the patches' 3x3
+    grid whatever the canvas's aspect ratio (a centre crop would cut a wide scene's sides)."""
     return CLIPImageProcessor(
-        size={"shortest_edge": CANVAS},
+        size={"height": CANVAS, "width": CANVAS},
+        do_center_crop=False,
         crop_size={"height": CANVAS, "width": CANVAS},
         image_mean=list(CLIP_MEAN),
         image_std=list(CLIP_STD),
@@ -160,7 +164,7 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
 def conversation_only_steps(config: TrainConfig) -> int:
     """The paper trains its data ablations on a subset for the same epochs: here as many
     conversation batches as the full run drew, i.e. its share of the stage-2 steps."""
-    share = config.stage2_weights[RESPONSE_TYPES.index("conversation")] / sum(config.stage2_weights)
+    share = config.stage2_weights[STAGE2_KINDS.index("conversation")] / sum(config.stage2_weights)
     return round(config.stage2_steps * share)
 
 
@@ -193,7 +197,7 @@ def train_language_side(
     model.llm.requires_grad_(True)
     stage2 = Stage(
         "stage 2 (full data)",
-        RESPONSE_TYPES,
+        STAGE2_KINDS,
         config.stage2_weights,
         config.stage2_steps,
         config.stage2_learning_rate,

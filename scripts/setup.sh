@@ -9,6 +9,7 @@
 #             clash with vLLM's), linked as .venv/bin/checkov
 #   clients   LangChain, LiteLLM and instructor in .venv/tools/clients (the client tests)
 #   node      the Node openai SDK in tests/node (npm ci)
+#   crd_schemas  the custom resources' schemas for the manifest test (npm, tests/crd)
 # Idempotent and fast the second time: each venv step stamps a hash of its inputs and is
 # skipped while they are unchanged (a second run takes about a second).
 #   SETUP_RUNTIME_ONLY=1   the runtime step only (container images: no test tools)
@@ -85,11 +86,12 @@ install_clients() {
 
 # The Node openai SDK for the same tests.
 install_node() {
-    if command -v npm >/dev/null 2>&1; then
-        (cd tests/node && npm ci --no-audit --no-fund --silent)
-    else
-        echo "set-up: warning: no npm; tests/test_client_libraries.py skips the Node SDK" >&2
-    fi
+    npm ci --prefix tests/node --no-audit --no-fund --silent
+}
+
+# The custom resources' schemas for the manifest test.
+install_crd_schemas() {
+    npm ci --prefix tests/crd --no-audit --no-fund --silent
 }
 
 if [ "${SETUP_FLAVOUR:-}" = gpu ] || { [ -z "${SETUP_FLAVOUR:-}" ] && command -v nvidia-smi \
@@ -108,6 +110,14 @@ if [ -z "${SETUP_RUNTIME_ONLY:-}" ]; then
     stamped dev requirements/dev.lock
     stamped checkov requirements/checkov.lock
     stamped clients requirements/clients.lock
-    stamped node tests/node/package-lock.json
+    # node_modules live in the work tree, not in .venv: a fresh clone needs them again.
+    [ -d tests/node/node_modules ] || rm -f "$venv/.stamp-node"
+    [ -d tests/crd/node_modules ] || rm -f "$venv/.stamp-crd_schemas"
+    if command -v npm >/dev/null 2>&1; then
+        stamped node tests/node/package-lock.json
+        stamped crd_schemas tests/crd/package-lock.json
+    else
+        echo "set-up: warning: no npm; the client and manifest tests need Node.js and npm" >&2
+    fi
 fi
 echo "set-up: done ($flavour)"

@@ -6,22 +6,64 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import types
+import typing
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 
 from server.errors import ConfigError
+from server.listener import bind_listener
 from server.model_repo import resolve_model
 from server.model_store import ensure_local
-from server.settings import Settings
+from server.settings import ENV_PREFIX, Settings, unknown_env_settings
 
 
-def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
-    """One --flag per setting; unset flags fall back to LLAVA_SERVE_* variables, then defaults."""
-    for name, field in Settings.model_fields.items():
+def _shown_default(field: FieldInfo) -> str:
+    value = field.get_default(call_default_factory=True)
+    if value is None or value == []:
+        return "unset"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def _choices(annotation: Any) -> list[str] | None:
+    """The values of a Literal setting (shown and checked by argparse)."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return [str(value) for value in typing.get_args(annotation)]
+    return None
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser, names: list[str] | None = None) -> None:
+    """One flag per setting, its help ending with the default and the variable that also sets
+    it. Unset flags stay None, so LLAVA_SERVE_* variables, then the defaults, apply."""
+    for name in names or list(Settings.model_fields):
+        field = Settings.model_fields[name]
         flag = "--" + name.replace("_", "-")
-        parser.add_argument(flag, dest=name, default=None, help=field.description)
+        env = ENV_PREFIX + name.upper()
+        text = f"{field.description or ''} (default: {_shown_default(field)}; env {env})"
+        if field.annotation is bool:
+            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, help=text)
+            continue
+        choices = _choices(field.annotation)
+        metavar = None if choices else _metavar(field.annotation)
+        parser.add_argument(flag, dest=name, choices=choices, metavar=metavar, help=text)
+
+
+def _metavar(annotation: Any) -> str:
+    if typing.get_origin(annotation) in (types.UnionType, typing.Union):
+        annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+    if typing.get_origin(annotation) is list:
+        return "A,B,..."  # comma-separated (or a JSON list)
+    names = {int: "N", float: "X", Path: "PATH"}
+    return names.get(annotation, "TEXT")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -36,30 +78,39 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llava-serve", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve a model over the OpenAI API")
+    serve = commands.add_parser(
+        "serve", help="serve a model over the OpenAI API", description="Serve a model."
+    )
     _add_setting_flags(serve)
-    pull = commands.add_parser("pull", help="make a model's checkpoint present; print its paths")
-    pull.add_argument("model", help="model_repo entry name, or a folder with model.yaml")
-    for name in ("model_repo", "home"):
-        pull.add_argument("--" + name.replace("_", "-"), dest=name, default=None)
+    pull = commands.add_parser(
+        "pull",
+        help="make a model's checkpoint present; print its paths",
+        description="Build or download a model's checkpoint; print its local paths as JSON.",
+    )
+    pull.add_argument("model", help="a model_repo entry name, or a folder with model.yaml")
+    _add_setting_flags(pull, ["model_repo", "home"])
     return parser
 
 
-def _pull(settings: Settings) -> dict[str, Any]:
+def _run(args: argparse.Namespace) -> int:
+    for warning in unknown_env_settings(os.environ):
+        print(f"llava-serve: warning: {warning}", file=sys.stderr)
+    settings = _settings(args)
+    # Both fail in a second, before vLLM is imported: an unknown model, a port in use.
     spec = resolve_model(settings.model, settings.model_repo)
-    return ensure_local(spec, settings.home).as_json()
+    if args.command == "pull":
+        print(json.dumps(ensure_local(spec, settings.home).as_json()))
+        return 0
+    listener = bind_listener(settings.host, settings.port)
+    from server.serve import serve  # imports vLLM: only for the command that needs it
+
+    return serve(settings, spec, listener)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
-        settings = _settings(args)
-        if args.command == "pull":
-            print(json.dumps(_pull(settings)))
-            return
-        from server.serve import serve  # imports vLLM: only for the command that needs it
-
-        sys.exit(serve(settings))
+        sys.exit(_run(args))
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()

@@ -6,16 +6,17 @@ import asyncio
 import copy
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from vllm import SamplingParams
 from vllm.engine.arg_utils import AsyncEngineArgs
 from vllm.exceptions import VLLMClientError
+from vllm.inputs import TokensPrompt
 from vllm.outputs import RequestOutput
 from vllm.sampling_params import StructuredOutputsParams
 from vllm.v1.engine.async_llm import AsyncLLM
 from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 
+from server import orphan_reaper
 from server.engine_stats import SchedulerStatsRecorder
 from server.errors import BadRequestError, NotReadyError, ServingError
 
@@ -31,6 +32,8 @@ class Engine:
     def __init__(self, llm: AsyncLLM):
         self._llm = llm
         self._live: set[str] = set()  # ids of the requests generate() is serving now
+        # vLLM's engine processes are our children now: they must not outlive us.
+        self._reaper = orphan_reaper.watch_children()
 
     @classmethod
     def start(cls, args: AsyncEngineArgs) -> Engine:
@@ -66,7 +69,7 @@ class Engine:
             await asyncio.sleep(WATCHDOG_POLL_S)
 
     async def generate(
-        self, request_id: str, prompt: dict[str, Any], params: SamplingParams
+        self, request_id: str, prompt: TokensPrompt, params: SamplingParams
     ) -> AsyncIterator[RequestOutput]:
         """Yields vLLM's outputs; the request is aborted in vLLM if the caller stops iterating."""
         self._live.add(request_id)
@@ -107,6 +110,7 @@ class Engine:
 
     def shutdown(self) -> None:
         self._llm.shutdown()
+        self._reaper.terminate()  # nothing left to watch: vLLM stopped its processes
 
 
 def _generate_error(error: EngineGenerateError) -> ServingError:

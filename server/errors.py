@@ -53,6 +53,20 @@ class PayloadTooLargeError(ServingError):
     error_type = "invalid_request_error"
 
 
+class BodyReadTimeoutError(ServingError):
+    """The client did not send its whole request body within the server's read timeout."""
+
+    status_code = 408
+    error_type = "timeout_error"
+
+    def __init__(self, timeout_s: float):
+        super().__init__(
+            f"The request body did not arrive within {timeout_s:g} s.",
+            param="body",
+            code="body_read_timeout",
+        )
+
+
 class OverloadedError(ServingError):
     """Admission control refused the request; clients should retry after `retry_after_s`."""
 
@@ -94,8 +108,23 @@ def serving_error_body(error: ServingError) -> dict[str, Any]:
     return error_body(error.message, error.error_type, error.param, error.code)
 
 
+def log_refusal(status: int, body: dict[str, Any]) -> None:
+    """Every 4xx with its reason, at info level: the access log line says what was answered,
+    this one why (the two share the request id)."""
+    if 400 <= status < 500:
+        error = body["error"]
+        logger.info(
+            "%d %s: %s",
+            status,
+            error["type"],
+            error["message"],
+            extra={"status": status, "error_type": error["type"], "param": error["param"]},
+        )
+
+
 def serving_error_response(error: ServingError) -> JSONResponse:
     """The HTTP response of a ServingError, also used by middleware that answers on its own."""
+    log_refusal(error.status_code, serving_error_body(error))
     headers = None
     if isinstance(error, OverloadedError):
         headers = {"Retry-After": str(error.retry_after_s)}
@@ -171,12 +200,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors()) or [{}]
-        return JSONResponse(validation_error_body(errors, exc.body), status_code=400)
+        body = validation_error_body(errors, exc.body)
+        log_refusal(400, body)
+        return JSONResponse(body, status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         error_type = "invalid_request_error" if exc.status_code < 500 else "server_error"
         body = error_body(str(exc.detail), error_type, None, None)
+        log_refusal(exc.status_code, body)
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)

@@ -1,6 +1,6 @@
-"""Logging: one JSON object per line (or plain text), every record stamped with the request id
-of the request being served, the level from settings; uvicorn's own access log is replaced by
-ours (server/api/access_log.py)."""
+"""Logging: one JSON object per line, or plain text (on a terminal, unless set otherwise); every
+record stamped with the id of the request being served, the level from settings; uvicorn's own
+access log is replaced by ours (server/api/access_log.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import logging
 import sys
 import time
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TextIO
 
 # The id of the request the current asyncio task serves. A ContextVar, not shared state: each
 # request's task sees only its own value.
@@ -53,11 +53,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+def resolved_format(log_format: str, stream: TextIO) -> str:
+    """auto: plain text for a person at a terminal, JSON lines for anything that collects logs."""
+    if log_format != "auto":
+        return log_format
+    return "text" if stream.isatty() else "json"
+
+
 def configure_logging(level: str, log_format: str) -> None:
     """Routes every logger (ours, uvicorn's, vLLM's) through one stderr handler."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
-    if log_format == "json":
+    if resolved_format(log_format, sys.stderr) == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(

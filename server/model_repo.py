@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Literal
 
@@ -86,6 +87,11 @@ class ModelSpec(_Strict):
         description="format original: where a user turn's images go, before its text (the "
         "original serving code's rule) or after it (for a model trained so).",
     )
+    strip_leading_space: bool = Field(
+        False,
+        description="Answers start without the space their first token is spelled with, as "
+        "the LLaVA authors' serving code strips outputs (for models trained so, e.g. the demo).",
+    )
     engine: EngineSpec = Field(default_factory=EngineSpec)
     limits: RequestLimits = Field(default_factory=RequestLimits)
     sampling: SamplingDefaults = Field(default_factory=SamplingDefaults)
@@ -159,7 +165,35 @@ def resolve_model(model: str, repo: Path) -> ModelSpec:
             f"folder {model!r} holds neither model.yaml nor a llava-hf config.json; "
             f"a train-demo output is served through a model.yaml like {repo}/llava-demo's"
         )
-    raise ConfigError(
-        f"model {model!r} is neither a folder nor an entry of {repo}; "
-        f"entries: {available_models(repo)}"
-    )
+    raise ConfigError(unknown_model_message(model, repo))
+
+
+def unknown_model_message(model: str, repo: Path) -> str:
+    """Names the entry that serves a hub id given as the model, else the closest entry names."""
+    entries = available_models(repo)
+    if "/" in model:
+        serving = [name for name in entries if _hub_id(repo / name / "model.yaml") == model]
+        if serving:
+            return (
+                f"model {model!r} is a hub id; serve it through its model_repo entry: "
+                f"--model {serving[0]}"
+            )
+        return (
+            f"model {model!r} is neither a folder nor an entry of {repo}, and no entry "
+            f"downloads it; add an entry whose model.yaml says `source: {{hub: {model}}}`"
+        )
+    close = difflib.get_close_matches(model, entries, n=3, cutoff=0.5)
+    hint = f"did you mean {_either(close)}? " if close else ""
+    return f"model {model!r} is neither a folder nor an entry of {repo}; {hint}entries: {entries}"
+
+
+def _either(names: list[str]) -> str:
+    """'a', 'a or b', 'a, b or c'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _hub_id(path: Path) -> str | None:
+    try:
+        return parse_model_yaml(path).source.hub
+    except ConfigError:  # a broken entry serves nothing; it fails when it is served itself
+        return None

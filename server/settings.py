@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -11,6 +13,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_MODEL_DIR = Path(__file__).resolve().parent.parent / "model_repo"
+ENV_PREFIX = "LLAVA_SERVE_"
 
 
 def _split_commas(value: object) -> object:
@@ -40,14 +43,14 @@ NetworkList = Annotated[CommaList, AfterValidator(_check_networks)]
 class Settings(BaseSettings):
     """Start-up settings. A bad value fails fast with an error that names the field."""
 
-    model_config = SettingsConfigDict(env_prefix="LLAVA_SERVE_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     model: str = Field(
         "llava-demo",
         description="A model_repo entry name, a folder holding model.yaml, or a checkpoint folder.",
     )
     host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 in containers.")
-    port: int = Field(8000, ge=1, le=65535)
+    port: int = Field(8000, ge=1, le=65535, description="TCP port to listen on.")
     model_repo: Path = Field(REPO_MODEL_DIR, description="Folder of model_repo/<name>/model.yaml.")
     home: Path = Field(
         Path.home() / ".cache" / "llava-serve",
@@ -56,10 +59,22 @@ class Settings(BaseSettings):
     served_model_name: str | None = Field(
         None, description="The model id clients send; defaults to the model's name."
     )
-    media_fetch_timeout_s: float = Field(10.0, gt=0, le=300)
-    media_max_bytes: int = Field(20 * 1024 * 1024, ge=1024)
-    media_max_image_pixels: int = Field(40_000_000, ge=64)
-    media_decode_workers: int = Field(2, ge=1, le=64)
+    media_fetch_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="Time limit for fetching one image URL, in seconds."
+    )
+    media_max_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Largest image accepted, in bytes (encoded)."
+    )
+    media_max_image_pixels: int = Field(
+        40_000_000, ge=64, description="Largest image accepted, in pixels (width x height)."
+    )
+    media_decode_workers: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Threads that decode images; unset: the cores this process may use (CPU "
+        "affinity, capped by a cgroup CPU quota).",
+    )
     media_decode_mode: Literal["fast", "exact"] = Field(
         "fast",
         description="fast: JPEGs decode straight to about the vision tower's size (draft mode; "
@@ -67,6 +82,20 @@ class Settings(BaseSettings):
     )
     media_cache_mib: int = Field(
         256, ge=0, description="Decoded images kept by content hash, so repeats skip decoding."
+    )
+    media_cache_max_image_pixels: int = Field(
+        1 << 20,
+        ge=0,
+        description="Largest decoded image the cache keeps (a JPEG decoded at about the vision "
+        "tower's size is far smaller); larger ones are decoded again when repeated.",
+    )
+    media_max_request_pixels: int = Field(
+        64_000_000, ge=64, description="Decoded pixels of one request's images; more: 413."
+    )
+    media_max_inflight_pixels: int = Field(
+        128_000_000,
+        ge=64,
+        description="Pixels being decoded across all requests at once; more: 429 + Retry-After.",
     )
     # Security (README "Security"): media fetching closed by default, limits, keys, CORS.
     media_allowed_networks: NetworkList = Field(
@@ -79,8 +108,12 @@ class Settings(BaseSettings):
     media_file_root: Path | None = Field(
         None, description="Folder file: image URLs may read from; unset: file: URLs refused."
     )
-    media_connect_timeout_s: float = Field(3.0, gt=0, le=60)
-    media_max_redirects: int = Field(3, ge=0, le=10)
+    media_connect_timeout_s: float = Field(
+        3.0, gt=0, le=60, description="Time limit for connecting to an image URL's host, in s."
+    )
+    media_max_redirects: int = Field(
+        3, ge=0, le=10, description="Redirects followed per image URL (each one re-checked)."
+    )
     media_fetches_per_host: int = Field(
         8, ge=1, le=256, description="Image downloads at once from one host (scheme, host, port)."
     )
@@ -94,6 +127,9 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="Largest request body; larger ones get 413."
     )
+    body_read_timeout_s: float = Field(
+        60.0, gt=0, description="Time a client has to send the whole request body; past it: 408."
+    )
     api_keys: CommaList = Field(
         [], repr=False, description="API keys clients must send (Bearer); unset: no auth."
     )
@@ -101,14 +137,23 @@ class Settings(BaseSettings):
         None, description="A file of API keys, one per line (added to api_keys)."
     )
     metrics_requires_key: bool = Field(
-        True, description="With API keys set, /metrics needs a key too (false: public)."
+        True, description="With API keys set, /metrics needs a key too (off: public)."
     )
     cors_allowed_origins: CommaList = Field(
         [], description="Origins allowed by CORS (e.g. https://app.example); unset: CORS off."
     )
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    log_format: Literal["json", "text"] = Field(
-        "json", description="json: one JSON object per log line (access and error logs)."
+    trusted_proxies: NetworkList = Field(
+        [],
+        description="Proxies (IPs or CIDRs) whose X-Forwarded-For and X-Forwarded-Proto are "
+        "believed; unset: those headers are ignored.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least severe log level written (every 4xx is logged at info)."
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="json: one JSON object per log line; text: plain lines; auto: text on a "
+        "terminal, JSON otherwise (files, containers, log collectors).",
     )
     max_running_requests: int = Field(
         64, ge=1, description="Chat requests admitted at once (image loading and engine)."
@@ -139,3 +184,20 @@ class Settings(BaseSettings):
         "unset: /metrics on the main port only.",
     )
     playground: bool = Field(True, description="Serve the web playground page at /.")
+
+
+def unknown_env_settings(environ: Mapping[str, str]) -> list[str]:
+    """One warning per LLAVA_SERVE_* variable that names no setting (pydantic-settings ignores
+    those silently, so a typo would quietly leave the default in force)."""
+    names = list(Settings.model_fields)
+    warnings = []
+    for variable in sorted(environ):
+        if not variable.upper().startswith(ENV_PREFIX):
+            continue
+        name = variable[len(ENV_PREFIX) :].lower()
+        if name in names:
+            continue
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        hint = f"; did you mean {ENV_PREFIX}{close[0].upper()}?" if close else ""
+        warnings.append(f"{variable} is not a setting and is ignored{hint}")
+    return warnings

@@ -33,7 +33,7 @@ def test_image_parts_are_counted_before_the_prompt_is_built(tiny_checkpoint: Pat
     spec = resolve_model("tiny-llava-hf", REPO_MODEL_DIR)
     builder = CountingBuilder.for_hf_checkpoint(tiny_checkpoint, None)
     # Never reached: the engine and the media loader come after the count.
-    engine: Any = SimpleNamespace(check_structured_outputs=None)
+    engine: Any = SimpleNamespace(check_structured_outputs=None, max_model_len=4096)
     chat = ChatService(engine, builder, None, spec, spec.name)  # type: ignore[arg-type]
     part = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
     message = {"role": "user", "content": [part] * 64}

@@ -4,6 +4,7 @@ request succeeding right after."""
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import httpx
@@ -101,6 +102,8 @@ def test_typed_image_placeholder_is_plain_text(
         ("n", 50, ["n is 50", "at most 8"]),
         ("max_tokens", 0, ["max_tokens"]),
         ("max_tokens", 100000, ["max_tokens is 100000"]),
+        ("max_tokens", True, ["'max_tokens'", "not a boolean"]),
+        ("temperature", False, ["'temperature'", "not a boolean"]),
         ("top_logprobs", 3, ["top_logprobs needs logprobs"]),
         ("presence_penalty", 9, ["presence_penalty"]),
         ("stop", ["a", "b", "c", "d", "e"], ["at most 4"]),
@@ -134,6 +137,19 @@ def test_unknown_role_and_malformed_json_are_400(
         headers={"content-type": "application/json"},
     )
     assert_envelope(reply, 400, "JSON")
+    assert_still_serves(client, model_id)
+
+
+def test_lone_surrogate_is_400(model_id: str, base_url: str, client: openai.OpenAI) -> None:
+    """JSON can escape half of a UTF-16 pair ("\\ud800"): not valid Unicode, refused by name."""
+    for content in ["a\ud800b", [{"type": "text", "text": "a\udc00b"}]]:
+        request = body(model_id, messages=[{"role": "user", "content": content}])
+        reply = httpx.post(
+            f"{base_url}/v1/chat/completions",
+            content=json.dumps(request).encode(),  # ASCII: the surrogate as a \u escape
+            headers={"content-type": "application/json"},
+        )
+        assert_envelope(reply, 400, "messages.0.content")
     assert_still_serves(client, model_id)
 
 

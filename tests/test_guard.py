@@ -278,3 +278,26 @@ def test_typed_special_tokens_never_become_special_ids(tiny_checkpoint: Path) ->
     prompt = builder.build([with_image])
     assert prompt.token_ids.count(image_id) == 1 and eos_id not in prompt.token_ids
     assert tokenizer.decode(prompt.token_ids).count("<image>") == 3  # two of them as text
+
+
+def test_text_parts_never_join_into_a_special_token(tiny_checkpoint: Path) -> None:
+    """The template writes an assistant's text parts back to back: "</" + "s>" must stay the
+    four characters, not become the </s> id (only the template's turn end is one)."""
+    builder = HfPromptBuilder.for_hf_checkpoint(tiny_checkpoint, None)
+    tokenizer = builder.tokenizer
+    eos_id = tokenizer.convert_tokens_to_ids("</s>")
+
+    def assistant(*texts: str) -> list[ChatMessage]:
+        parts = [{"type": "text", "text": text} for text in texts]
+        messages = [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": parts},
+            {"role": "user", "content": "q2"},
+        ]
+        return [ChatMessage.model_validate(message) for message in messages]
+
+    split = builder.build(assistant("</", "s>")).token_ids
+    assert split.count(eos_id) == 1  # the template's, after the assistant turn
+    literal = tokenizer("</s>", add_special_tokens=False, split_special_tokens=True)["input_ids"]
+    whole = builder.build(assistant("x")).token_ids
+    assert len(split) == len(whole) - 1 + len(literal)

@@ -13,9 +13,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-from server.errors import BadRequestError
+from server.errors import BadRequestError, OverloadedError, PayloadTooLargeError
 from server.media.fetch import decode_data_url
 from server.media.loader import MediaLoader
+from server.media.memory import return_large_blocks_to_the_system
+from server.media.pixel_budget import PixelBudget
 from server.settings import Settings
 from tests.images import data_url, encode, scene
 
@@ -134,3 +136,46 @@ def test_a_slow_host_does_not_hold_up_an_unrelated_download(
     done_before_fast, held = with_loader(scenario)
     assert not any(done_before_fast)
     assert all(isinstance(images, list) and len(images) == 4 for images in held), held
+
+
+def test_a_requests_decoded_pixels_are_bounded_before_decoding() -> None:
+    """Two 80x80 images decode to 12,800 pixels: over a 10,000-pixel bound, the request is
+    refused (413) from their headers; one of them alone is decoded."""
+    first, second = (data_url(encode(scene(80, 80, seed))) for seed in (1, 2))
+
+    async def scenario(loader: MediaLoader) -> None:
+        with pytest.raises(PayloadTooLargeError, match="12800 pixels"):
+            await loader.load_all([first, second])
+        (image,) = await loader.load_all([first])
+        assert image.image.size == (80, 80)
+
+    with_loader(scenario, media_max_request_pixels=10_000)
+
+
+def test_pixels_being_decoded_across_requests_are_bounded() -> None:
+    budget = PixelBudget(10_000, retry_after_s=1)
+    with budget.hold(6_000):
+        with pytest.raises(OverloadedError) as refusal, budget.hold(6_000):
+            pass
+        assert refusal.value.status_code == 429 and refusal.value.retry_after_s == 1
+        with budget.hold(4_000):
+            assert budget.free == 0
+    assert budget.free == 10_000
+
+
+def test_only_images_near_the_towers_size_are_cached() -> None:
+    """A repeated small image is the cached object; a large one (here over a 5,000-pixel
+    bound) is decoded again, so the cache never holds full-size giants."""
+    small, large = data_url(encode(scene(60, 60, 1))), data_url(encode(scene(100, 100, 2)))
+
+    async def scenario(loader: MediaLoader) -> None:
+        for url, cached in ((small, True), (large, False)):
+            (first,) = await loader.load_all([url])
+            (again,) = await loader.load_all([url])
+            assert (first.image is again.image) is cached, url[:40]
+
+    with_loader(scenario, media_cache_max_image_pixels=5_000)
+
+
+def test_large_freed_blocks_go_back_to_the_system() -> None:
+    assert return_large_blocks_to_the_system()  # glibc (the images' and CI's C library)

@@ -84,7 +84,11 @@ def assert_valid_call(name: str, arguments: str) -> None:
 
 def test_parse_with_a_pydantic_model_on_an_image(client: openai.OpenAI, model_id: str) -> None:
     reply = client.chat.completions.parse(
-        model=model_id, messages=question(), response_format=Shape, max_tokens=MAX_TOKENS
+        model=model_id,
+        messages=question(),
+        response_format=Shape,
+        max_tokens=MAX_TOKENS,
+        temperature=0,
     )
     choice = reply.choices[0]
     assert choice.finish_reason == "stop"
@@ -165,6 +169,7 @@ def test_named_tool_choice(client: openai.OpenAI, model_id: str) -> None:
         tools=TOOLS,
         tool_choice={"type": "function", "function": {"name": "get_weather"}},
         max_tokens=MAX_TOKENS,
+        temperature=0,
     )
     choice = reply.choices[0]
     assert choice.finish_reason == "stop"  # OpenAI's reason for a forced named call
@@ -183,6 +188,7 @@ def test_required_tool_choice_one_call(client: openai.OpenAI, model_id: str) -> 
         tool_choice="required",
         parallel_tool_calls=False,
         max_tokens=MAX_TOKENS,
+        temperature=0,
     )
     choice = reply.choices[0]
     assert choice.finish_reason == "tool_calls"
@@ -250,7 +256,11 @@ def test_auto_tool_choice_reads_a_call(client: openai.OpenAI, model_id: str) -> 
         },
     }
     for stream in (False, True):
-        options: dict[str, Any] = {"max_tokens": MAX_TOKENS, "response_format": call_format}
+        options: dict[str, Any] = {
+            "max_tokens": MAX_TOKENS,
+            "response_format": call_format,
+            "temperature": 0,
+        }
         reply = client.chat.completions.create(
             model=model_id, messages=question(), tools=TOOLS, stream=stream, **options
         )

@@ -4,14 +4,13 @@ layouts, 'pad' preprocessing, model.yaml fields, and tokenizer_image_token promp
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from server.chat.schemas import ChatMessage
+from server.cli import main
 from server.errors import ConfigError
 from server.llava.config import OriginalConfigError, original_to_llava_config
 from server.llava.preprocess import expand2square
@@ -140,13 +139,31 @@ def test_prompt_ids_follow_tokenizer_image_token(home: Path) -> None:
     assert ids[: placeholders[0]] == tokenizer(text).input_ids
 
 
-def test_pull_prints_the_model_and_the_vision_tower(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "server.cli", "pull", "tiny-llava-v1-linear"]
-    done = subprocess.run(
-        [*command, "--home", str(tmp_path)], capture_output=True, text=True, timeout=300
+@pytest.mark.parametrize("model", ["llava-demo", "tiny-llava-v1-linear"])
+def test_typed_special_tokens_stay_plain_text(home: Path, model: str) -> None:
+    """The original code would turn a typed "</s>" into the end-of-sequence id (and a typed
+    "<image>" into an image slot): here they are the client's characters, tokenized as text."""
+    spec = resolve_model(model, REPO_MODEL_DIR)
+    local = ensure_local(spec, home)
+    assert local.vision_tower is not None and spec.conversation is not None
+    builder = OriginalPromptBuilder.for_original_checkpoint(
+        local.model, local.vision_tower, spec.conversation
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    paths = json.loads(done.stdout.strip().splitlines()[-1])
+    tokenizer = builder.tokenizer
+    typed = "a </s> b <s> c <image> d"
+    ids = builder.build([ChatMessage.model_validate(user_message(typed))]).token_ids
+    assert ids.count(tokenizer.eos_token_id) == 0 and ids.count(tokenizer.bos_token_id) == 1
+    assert ids.count(0) == 0  # no image slot
+    rendered = builder._conversation.render([typed])
+    assert ids == tokenizer(rendered, split_special_tokens=True).input_ids
+
+
+def test_pull_prints_the_model_and_the_vision_tower(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`llava-serve pull` (its main, in this process: torch is imported here already)."""
+    main(["pull", "tiny-llava-v1-linear", "--home", str(home)])
+    paths = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (Path(paths["model"]) / "config.json").is_file()
     tower_config = json.loads((Path(paths["vision_tower"]) / "config.json").read_text())
     assert tower_config["image_size"] == 32

@@ -19,7 +19,7 @@ from server.api.app import create_app
 from server.api.auth import ApiKeyMiddleware
 from server.api.engine_ids import mint_engine_request_id
 from server.api.lifecycle import ChatLifecycleMiddleware
-from server.api.limits import BodySizeLimitMiddleware
+from server.api.limits import BodyReaderMiddleware
 from server.api.paths import CHAT_COMPLETIONS, GENERATION_ROUTES
 from server.model_repo import resolve_model
 from server.settings import REPO_MODEL_DIR, Settings
@@ -38,7 +38,7 @@ def test_the_middleware_stack_is_declared_outermost_first() -> None:
         AccessLogMiddleware,
         CORSMiddleware,
         ApiKeyMiddleware,
-        BodySizeLimitMiddleware,
+        BodyReaderMiddleware,
         ChatLifecycleMiddleware,
     ]
 
@@ -107,3 +107,27 @@ def test_the_access_log_derives_the_status_from_what_was_sent(
     assert _logged_status(_finished_answer, caplog) == 201
     assert _logged_status(_unfinished_stream, caplog) == 499  # its client went away
     assert _logged_status(_failing_answer, caplog) == 500
+
+
+def test_every_4xx_is_logged_with_its_reason(caplog: pytest.LogCaptureFixture) -> None:
+    async def requests() -> list[int]:
+        app = _app(api_keys=["k"], max_request_bytes=1024)
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        keyed = {"Authorization": "Bearer k"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            replies = [
+                await client.get("/v1/models"),  # 401: no key
+                await client.get("/v1/nowhere", headers=keyed),  # 404
+                await client.get(CHAT_COMPLETIONS, headers=keyed),  # 405
+                await client.post(CHAT_COMPLETIONS, headers=keyed, content=b"x" * 2048),  # 413
+            ]
+        return [reply.status_code for reply in replies]
+
+    with caplog.at_level(logging.INFO, logger="server.errors"):
+        statuses = asyncio.run(requests())
+    assert statuses == [401, 404, 405, 413]
+    logged = [record for record in caplog.records if record.name == "server.errors"]
+    assert [record.levelno for record in logged] == [logging.INFO] * 4
+    assert [record.status for record in logged] == statuses  # type: ignore[attr-defined]
+    messages = [record.getMessage() for record in logged]
+    assert "Missing API key" in messages[0] and "1024-byte limit" in messages[3]

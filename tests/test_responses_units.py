@@ -113,7 +113,7 @@ def decode(events: list[bytes]) -> list[dict[str, object]]:
 def test_events_in_openais_order_and_numbered() -> None:
     shell = ResponseShell("resp_1", 0, "m", request(), 1.0, 1.0)
     events = ResponseEvents(shell)
-    sent = events.start() + events.delta("Hel") + events.delta("") + events.delta("lo")
+    sent = events.start() + events.delta("Hi t") + events.delta("") + events.delta("here")
     sent += events.finish("length", TokenCounts(5, 3, 0, 0))
     payloads = decode(sent)
     assert [payload["sequence_number"] for payload in payloads] == list(range(len(payloads)))
@@ -131,7 +131,9 @@ def test_events_in_openais_order_and_numbered() -> None:
     ]
     final = payloads[-1]["response"]
     assert isinstance(final, dict)
-    assert final["status"] == "incomplete" and final["output"][0]["content"][0]["text"] == "Hello"
+    assert (
+        final["status"] == "incomplete" and final["output"][0]["content"][0]["text"] == "Hi there"
+    )
     assert final["usage"]["total_tokens"] == 8
 
 

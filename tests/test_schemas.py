@@ -58,3 +58,19 @@ def test_decode_image_checks_size_before_decoding() -> None:
         decode_image(encode(scene(30, 40, 0)), "image/png", limits)
     with pytest.raises(BadRequestError, match="empty"):
         decode_image(b"", None, limits)
+
+
+def test_a_lone_surrogate_is_refused_by_name() -> None:
+    """JSON can escape half of a UTF-16 pair; no tokenizer can encode it (it was a 500)."""
+    with pytest.raises(ValidationError, match="surrogate"):
+        request(messages=[{"role": "user", "content": "a\ud800b"}])
+    with pytest.raises(ValidationError, match="surrogate"):
+        request(stop=["x\udc00"])
+    assert request(messages=[{"role": "user", "content": "a\U0001f600b"}])  # a real pair is fine
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "n", "seed", "temperature", "top_p"])
+def test_a_boolean_is_not_a_number(field: str) -> None:
+    """Pydantic's lax mode would read true as 1."""
+    with pytest.raises(ValidationError, match="not a boolean"):
+        request(**{field: True})

@@ -27,7 +27,7 @@ from server.api import (
 from server.api.access_log import AccessLogMiddleware
 from server.api.auth import ApiKeyMiddleware, load_api_keys
 from server.api.lifecycle import ChatLifecycleMiddleware
-from server.api.limits import BodySizeLimitMiddleware
+from server.api.limits import BodyReaderMiddleware
 from server.api.state import ServerState
 from server.chat.service import ChatService
 from server.errors import ConfigError, install_error_handlers
@@ -62,11 +62,13 @@ def create_app(settings: Settings, spec: ModelSpec, request_exit: Callable[[int]
             if state.engine is not None:
                 state.engine.shutdown()
 
+    # No trailing-slash redirects: Starlette builds their Location from the Host header.
     app = FastAPI(
         title="llava-serve",
         version="0.1.0",
         lifespan=lifespan,
         middleware=_middleware(settings, state, admission),
+        redirect_slashes=False,
     )
     app.state.server = state
     install_error_handlers(app)
@@ -106,7 +108,15 @@ def _middleware(settings: Settings, state: ServerState, admission: Admission) ->
                 open_paths=page,
             )
         )
-    stack.append(Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes))
+    # The body is read before admission: a slow upload takes no slot; after the key check: no
+    # body is read for a request without a key.
+    stack.append(
+        Middleware(
+            BodyReaderMiddleware,
+            max_bytes=settings.max_request_bytes,
+            read_timeout_s=settings.body_read_timeout_s,
+        )
+    )
     stack.append(Middleware(ChatLifecycleMiddleware, state=state, admission=admission))
     return stack
 

@@ -1,6 +1,7 @@
-"""vLLM outputs -> OpenAI chat.completion objects and chat.completion.chunk events, as plain dicts.
+"""vLLM outputs -> OpenAI chat.completion objects and chat.completion.chunk events.
 
-Plain dicts and one json.dumps per event: no per-token pydantic round-trips on the hot path.
+Their shapes are the TypedDicts of wire.py: plain dicts at run time and one json.dumps per
+event, no per-token pydantic round-trips on the hot path.
 """
 
 from __future__ import annotations
@@ -13,6 +14,21 @@ from typing import Any
 from vllm.logprobs import Logprob
 from vllm.outputs import CompletionOutput, RequestOutput
 
+from server.chat.answer_start import AnswerStart
+from server.chat.wire import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    Choice,
+    ChoiceLogprobs,
+    ChunkChoice,
+    CompletionUsage,
+    Delta,
+    PromptTokensDetails,
+    TokenLogprob,
+    ToolCall,
+    TopLogprob,
+)
 from server.tools.calls import ToolCallReader, delta_tool_calls, message_tool_calls
 from server.tools.streaming import CallsEvent, StreamEvent, TextEvent, ToolCallStream
 
@@ -27,9 +43,9 @@ class ResponseHeader:
 
 
 def usage(
-    prompt_tokens: int, completion_tokens: int, details: dict[str, int] | None = None
-) -> dict[str, Any]:
-    counts: dict[str, Any] = {
+    prompt_tokens: int, completion_tokens: int, details: PromptTokensDetails | None = None
+) -> CompletionUsage:
+    counts: CompletionUsage = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
@@ -39,7 +55,7 @@ def usage(
     return counts
 
 
-def prompt_tokens_details(image_tokens: int, output: RequestOutput | None) -> dict[str, int]:
+def prompt_tokens_details(image_tokens: int, output: RequestOutput | None) -> PromptTokensDetails:
     """How many prompt tokens are image tokens, and how many vLLM's prefix cache served."""
     cached = (output.num_cached_tokens or 0) if output is not None else 0
     return {"cached_tokens": cached, "image_tokens": image_tokens}
@@ -52,18 +68,21 @@ class ChoiceOptions:
     tools: ToolCallReader | None = None
     return_token_ids: bool = False
     image_tokens: int = 0
+    strip_leading_space: bool = False  # the model entry's wish (server/chat/answer_start.py)
 
 
 def _message(
     completion: CompletionOutput, options: ChoiceOptions
-) -> tuple[dict[str, Any], str | None]:
-    message: dict[str, Any] = {"role": "assistant", "content": completion.text}
+) -> tuple[AssistantMessage, str | None]:
+    text = AnswerStart(options.strip_leading_space).text(completion.index, completion.text)
+    message: AssistantMessage = {"role": "assistant", "content": text}
     if options.tools is None:
         return message, completion.finish_reason
-    read = options.tools.read(completion.text, completion.finish_reason)
+    read = options.tools.read(text, completion.finish_reason)
     message["content"] = read.content
     if read.calls:
-        message["tool_calls"] = message_tool_calls(read.calls)
+        calls: list[ToolCall] = message_tool_calls(read.calls)  # type: ignore[assignment]
+        message["tool_calls"] = calls
     return message, read.finish_reason
 
 
@@ -78,7 +97,7 @@ class LogprobsOptions:
     token_bytes: TokenBytesFn
 
 
-def _token_entry(token_id: int, logprob: Logprob, token_bytes: TokenBytesFn) -> dict[str, Any]:
+def _token_entry(token_id: int, logprob: Logprob, token_bytes: TokenBytesFn) -> TopLogprob:
     raw = token_bytes(token_id)
     return {
         "token": raw.decode("utf-8", errors="replace"),
@@ -92,24 +111,24 @@ def logprobs_content(
     positions: Sequence[Mapping[int, Logprob]],
     top: int,
     token_bytes: TokenBytesFn,
-) -> list[dict[str, Any]]:
+) -> list[TokenLogprob]:
     """OpenAI's logprobs.content: the chosen token, and the `top` most likely ones, per position."""
-    content = []
+    content: list[TokenLogprob] = []
     for token_id, candidates in zip(token_ids, positions, strict=True):
-        entry = _token_entry(token_id, candidates[token_id], token_bytes)
+        chosen = _token_entry(token_id, candidates[token_id], token_bytes)
         ranked = sorted(candidates.items(), key=lambda item: item[1].rank or 0)
-        entry["top_logprobs"] = [
+        alternatives = [
             _token_entry(candidate_id, candidate, token_bytes)
             for candidate_id, candidate in ranked
             if (candidate.rank or 0) <= top
         ][:top]
-        content.append(entry)
+        content.append({**chosen, "top_logprobs": alternatives})
     return content
 
 
 def _choice_logprobs(
     completion: CompletionOutput, options: LogprobsOptions | None
-) -> dict[str, Any] | None:
+) -> ChoiceLogprobs | None:
     if options is None or completion.logprobs is None:
         return None
     content = logprobs_content(
@@ -120,9 +139,9 @@ def _choice_logprobs(
 
 def _choice(
     completion: CompletionOutput, logprobs: LogprobsOptions | None, options: ChoiceOptions
-) -> dict[str, Any]:
+) -> Choice:
     message, finish_reason = _message(completion, options)
-    choice = {
+    choice: Choice = {
         "index": completion.index,
         "message": message,
         "logprobs": _choice_logprobs(completion, logprobs),
@@ -138,12 +157,12 @@ def completion_object(
     final: RequestOutput,
     logprobs: LogprobsOptions | None,
     options: ChoiceOptions = ChoiceOptions(),
-) -> dict[str, Any]:
+) -> ChatCompletion:
     outputs = sorted(final.outputs, key=lambda item: item.index)
     choices = [_choice(completion, logprobs, options) for completion in outputs]
     completion_tokens = sum(len(completion.token_ids) for completion in final.outputs)
     details = prompt_tokens_details(options.image_tokens, final)
-    body: dict[str, Any] = {
+    body: ChatCompletion = {
         "id": header.id,
         "object": "chat.completion",
         "created": header.created,
@@ -186,10 +205,10 @@ SSE_DONE = b"data: [DONE]\n\n"
 
 def chunk(
     header: ResponseHeader,
-    choices: list[dict[str, Any]],
-    usage_counts: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    payload: dict[str, Any] = {
+    choices: list[ChunkChoice],
+    usage_counts: CompletionUsage | None = None,
+) -> ChatCompletionChunk:
+    payload: ChatCompletionChunk = {
         "id": header.id,
         "object": "chat.completion.chunk",
         "created": header.created,
@@ -203,26 +222,28 @@ def chunk(
 
 def delta_choice(
     index: int,
-    delta: dict[str, Any],
+    delta: Delta,
     finish_reason: str | None = None,
-    logprobs: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    logprobs: ChoiceLogprobs | None = None,
+) -> ChunkChoice:
     return {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
 
 
-def role_choices(n: int) -> list[dict[str, Any]]:
+def role_choices(n: int) -> list[ChunkChoice]:
     return [delta_choice(index, {"role": "assistant", "content": ""}) for index in range(n)]
 
 
-def stream_choices(output: RequestOutput, logprobs: LogprobsOptions | None) -> list[dict[str, Any]]:
+def stream_choices(
+    output: RequestOutput, logprobs: LogprobsOptions | None, start: AnswerStart | None = None
+) -> list[ChunkChoice]:
     """The choices of one DELTA output: new text (and logprobs), and finish reasons."""
-    choices = []
+    text = (start or AnswerStart(strip=False)).text
+    choices: list[ChunkChoice] = []
     for completion in output.outputs:
         if completion.text or completion.token_ids:
             content = _choice_logprobs(completion, logprobs)
-            choices.append(
-                delta_choice(completion.index, {"content": completion.text}, None, content)
-            )
+            delta: Delta = {"content": text(completion.index, completion.text)}
+            choices.append(delta_choice(completion.index, delta, None, content))
         if completion.finish_reason is not None:
             choices.append(delta_choice(completion.index, {}, completion.finish_reason))
     return choices
@@ -230,9 +251,9 @@ def stream_choices(output: RequestOutput, logprobs: LogprobsOptions | None) -> l
 
 def tool_stream_choices(
     output: RequestOutput, streams: dict[int, ToolCallStream]
-) -> list[dict[str, Any]]:
+) -> list[ChunkChoice]:
     """The choices of one DELTA output when tools may be called (server/tools/streaming.py)."""
-    choices = []
+    choices: list[ChunkChoice] = []
     for completion in output.outputs:
         events = streams[completion.index].feed(completion.text, completion.finish_reason)
         for event in events:
@@ -240,7 +261,7 @@ def tool_stream_choices(
     return choices
 
 
-def _event_choice(index: int, event: StreamEvent) -> list[dict[str, Any]]:
+def _event_choice(index: int, event: StreamEvent) -> list[ChunkChoice]:
     if isinstance(event, TextEvent):
         return [delta_choice(index, {"content": event.text})]
     if isinstance(event, CallsEvent):

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from server.structured.formats import ResponseFormat, VllmStructuredOutputs
 from server.tools.schemas import (
@@ -28,6 +37,37 @@ MAX_NAME_CHARS = 256
 MAX_TOKENS = 1_000_000
 MAX_STOP_TOKEN_IDS = 64
 
+_T = TypeVar("_T")
+
+
+def _valid_unicode(value: _T) -> _T:
+    """JSON may carry a lone UTF-16 surrogate ("\\ud800"), which no tokenizer can encode.
+    Checks a text, or each text (or text part) of a list."""
+    for item in value if isinstance(value, list) else [value]:
+        text = item if isinstance(item, str) else getattr(item, "text", None)
+        if not isinstance(text, str):
+            continue
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"the text holds a lone UTF-16 surrogate at position {error.start}; "
+                "it is not valid Unicode"
+            ) from None
+    return value
+
+
+def _not_a_boolean(value: object) -> object:
+    """JSON true is not the number 1 (pydantic's lax mode would take it as one)."""
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not a boolean")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_valid_unicode)]
+Int = Annotated[int, BeforeValidator(_not_a_boolean)]
+Float = Annotated[float, BeforeValidator(_not_a_boolean)]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -42,7 +82,7 @@ class _Strict(BaseModel):
 
 
 class ImageURL(_Strict):
-    url: str = Field(min_length=1)
+    url: Text = Field(min_length=1)
     # Accepted and ignored: a LLaVA model sees every image at its one input size.
     detail: Literal["auto", "low", "high"] | None = None
 
@@ -64,8 +104,8 @@ ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 
 class ChatMessage(_Strict):
     role: Literal["system", "user", "assistant"]
-    content: str | list[ContentPart]
-    name: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    content: Annotated[str | list[ContentPart], AfterValidator(_valid_unicode)]
+    name: Text | None = Field(None, max_length=MAX_NAME_CHARS)
 
     @model_validator(mode="after")
     def _images_only_from_users(self) -> ChatMessage:
@@ -84,10 +124,10 @@ class InputMessage(_Strict):
     assistant tool calls; server/chat/messages.py turns these into template ChatMessages."""
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[ContentPart] | None = None
-    name: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    content: Annotated[str | list[ContentPart] | None, AfterValidator(_valid_unicode)] = None
+    name: Text | None = Field(None, max_length=MAX_NAME_CHARS)
     tool_calls: list[ToolCall] | None = Field(None, max_length=MAX_TOOL_CALLS)
-    tool_call_id: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    tool_call_id: Text | None = Field(None, max_length=MAX_NAME_CHARS)
 
     @model_validator(mode="after")
     def _consistent(self) -> InputMessage:
@@ -110,28 +150,28 @@ class StreamOptions(_Strict):
 
 
 class ChatCompletionRequest(_Strict):
-    model: str = Field(max_length=MAX_NAME_CHARS)
+    model: Text = Field(max_length=MAX_NAME_CHARS)
     messages: list[InputMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
-    max_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS)
-    max_completion_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS)
-    temperature: float | None = Field(None, ge=0, le=2)
-    top_p: float | None = Field(None, gt=0, le=1)
-    top_k: int | None = Field(None, ge=-1, le=MAX_TOKENS)
-    seed: int | None = Field(None, ge=-(2**63), le=2**63 - 1)
-    stop: str | list[str] | None = None
-    n: int = Field(1, ge=1, le=MAX_N)
-    presence_penalty: float = Field(0.0, ge=-2, le=2)
-    frequency_penalty: float = Field(0.0, ge=-2, le=2)
+    max_tokens: Int | None = Field(None, ge=1, le=MAX_TOKENS)
+    max_completion_tokens: Int | None = Field(None, ge=1, le=MAX_TOKENS)
+    temperature: Float | None = Field(None, ge=0, le=2)
+    top_p: Float | None = Field(None, gt=0, le=1)
+    top_k: Int | None = Field(None, ge=-1, le=MAX_TOKENS)
+    seed: Int | None = Field(None, ge=-(2**63), le=2**63 - 1)
+    stop: Annotated[str | list[str] | None, AfterValidator(_valid_unicode)] = None
+    n: Int = Field(1, ge=1, le=MAX_N)
+    presence_penalty: Float = Field(0.0, ge=-2, le=2)
+    frequency_penalty: Float = Field(0.0, ge=-2, le=2)
     logprobs: bool = False
-    top_logprobs: int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
+    top_logprobs: Int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    user: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    user: Text | None = Field(None, max_length=MAX_NAME_CHARS)
     response_format: ResponseFormat | None = None
     tools: list[Tool] | None = Field(None, max_length=MAX_TOOLS)
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool = True
-    logit_bias: dict[str, float] | None = None
+    logit_bias: dict[str, Float] | None = None
     # Accepted and ignored: they do not change the output (README "Chat completions fields").
     store: Literal[False] | None = None
     metadata: dict[str, str] | None = None
@@ -141,17 +181,17 @@ class ChatCompletionRequest(_Strict):
     modalities: list[Literal["text"]] | None = None
     # vLLM's extensions, as `vllm serve` takes them.
     ignore_eos: bool = False
-    min_p: float | None = Field(None, ge=0, le=1)
-    repetition_penalty: float | None = Field(None, gt=0, le=10)
-    min_tokens: int = Field(0, ge=0, le=MAX_TOKENS)
-    stop_token_ids: list[int] | None = Field(None, max_length=MAX_STOP_TOKEN_IDS)
+    min_p: Float | None = Field(None, ge=0, le=1)
+    repetition_penalty: Float | None = Field(None, gt=0, le=10)
+    min_tokens: Int = Field(0, ge=0, le=MAX_TOKENS)
+    stop_token_ids: list[Int] | None = Field(None, max_length=MAX_STOP_TOKEN_IDS)
     skip_special_tokens: bool = True
     spaces_between_special_tokens: bool = True
     include_stop_str_in_output: bool = False
     bad_words: list[str] | None = Field(None, max_length=MAX_STOP_TOKEN_IDS)
     allowed_token_ids: list[int] | None = None
     return_token_ids: bool = False
-    prompt_logprobs: int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
+    prompt_logprobs: Int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
     structured_outputs: VllmStructuredOutputs | None = None
 
     @model_validator(mode="after")

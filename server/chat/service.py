@@ -9,25 +9,40 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vllm import SamplingParams
+from vllm.inputs import TokensPrompt
 from vllm.outputs import RequestOutput
 
 from server import metrics
 from server.chat import response
+from server.chat.answer_start import AnswerStart
 from server.chat.constraints import request_constraint, tool_reader
 from server.chat.messages import template_messages
+from server.chat.prompt_workers import PromptWorkers
 from server.chat.sampling import completion_budget, sampling_params
 from server.chat.schemas import ChatCompletionRequest, ImagePart
+from server.chat.text_budget import max_text_chars, refuse_text_past_context
 from server.chat.token_bytes import TokenBytes
 from server.chat.tokenize import TokenizeRequest, expand_images, tokenize_response
+from server.chat.wire import ChatCompletion
 from server.engine import Engine
-from server.errors import BadRequestError, ModelNotFoundError, ServingError, serving_error_body
-from server.media.loader import MediaLoader
+from server.errors import (
+    BadRequestError,
+    ModelNotFoundError,
+    NotReadyError,
+    ServingError,
+    serving_error_body,
+)
+from server.media.loader import LoadedImage, MediaLoader
 from server.model_repo import ModelSpec
-from server.prompts.base import PromptBuilder
+from server.prompts.base import Prompt, PromptBuilder
 from server.structured.check import ConstraintCheck
 from server.tools.streaming import ToolCallStream
 
 logger = logging.getLogger(__name__)
+
+# Threads that render and tokenize prompts (off the event loop): a few, so one long prompt does
+# not hold up the others.
+PROMPT_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -35,7 +50,7 @@ class PreparedChat:
     """Everything the engine needs, checked; built before any response byte is sent."""
 
     header: response.ResponseHeader
-    engine_prompt: dict[str, Any]
+    engine_prompt: TokensPrompt
     params: SamplingParams
     logprobs: response.LogprobsOptions | None
     include_usage: bool
@@ -54,12 +69,14 @@ class ChatService:
         served_model_name: str,
     ):
         self._engine = engine
-        self._prompts = prompts
         self._token_bytes = TokenBytes(prompts.tokenizer)
         self._media = media
         self._spec = spec
         self.served_model_name = served_model_name
+        self._prompts = prompts
         self._constraint_check = ConstraintCheck(engine.check_structured_outputs)
+        self._max_text_chars = max_text_chars(prompts.tokenizer, engine.max_model_len)
+        self._prompt_workers = PromptWorkers(prompts, PROMPT_WORKERS)
 
     # What the other generation APIs (server/completions, server/responses) share with chat.
 
@@ -98,26 +115,26 @@ class ChatService:
         if request.model != self.served_model_name:
             raise ModelNotFoundError(request.model, [self.served_model_name])
         # Counted before the prompt is rendered and tokenized: 16k image parts took 2 s to
-        # render before this refusal.
+        # render before this refusal; text that cannot fit is refused before tokenizing.
         self._check_image_count(count_image_parts(request))
-        prompt = self._prompts.build(template_messages(request.messages, request.tools or []))
+        messages = template_messages(request.messages, request.tools or [])
+        refuse_text_past_context(messages, self._max_text_chars, self._engine.max_model_len)
+        prompt = await self._prompt_workers.build(messages)
         max_tokens = completion_budget(request, self._spec, prompt, self._engine.max_model_len)
         constraint = request_constraint(request, self._constraint_check)
         params = sampling_params(request, self._spec, max_tokens, constraint)
         images = await self._media.load_all(prompt.image_urls)
-        engine_prompt: dict[str, Any] = {"prompt_token_ids": prompt.token_ids}
-        if images:
-            engine_prompt["multi_modal_data"] = {"image": [loaded.image for loaded in images]}
-            # Our content hashes as vLLM's cache keys: it need not hash the pixels again, and
-            # its processor and encoder caches hit for a repeated image.
-            engine_prompt["multi_modal_uuids"] = {"image": [loaded.key for loaded in images]}
+        engine_prompt = _engine_prompt(prompt, images)
         header = response.ResponseHeader(request_id, int(time.time()), self.served_model_name)
         logprobs = None
         if request.logprobs:
             logprobs = response.LogprobsOptions(request.top_logprobs or 0, self._token_bytes)
         image_tokens = len(prompt.image_urls) * prompt.tokens_per_image
         options = response.ChoiceOptions(
-            tool_reader(request), request.return_token_ids, image_tokens
+            tool_reader(request),
+            request.return_token_ids,
+            image_tokens,
+            self._spec.strip_leading_space,
         )
         return PreparedChat(
             header,
@@ -137,6 +154,7 @@ class ChatService:
                 f"The request has {images} images; this model takes at most "
                 f"{max_images} per request.",
                 param="messages",
+                code="too_many_images",
             )
 
     def tokenize(self, request: TokenizeRequest) -> dict[str, Any]:
@@ -155,18 +173,21 @@ class ChatService:
         strs = tokenizer.convert_ids_to_tokens(ids) if request.return_token_strs else None
         return tokenize_response(ids, self._engine.max_model_len, strs)
 
-    async def complete(self, chat: PreparedChat) -> dict[str, Any]:
+    async def complete(self, chat: PreparedChat) -> ChatCompletion:
         final: RequestOutput | None = None
         async for output in self._engine.generate(chat.header.id, chat.engine_prompt, chat.params):
             final = output
         if final is None:
             raise ServingError("The engine returned no output.")
+        _refuse_if_cut(final)
         completion_tokens = sum(len(item.token_ids) for item in final.outputs)
         _record(chat, len(final.prompt_token_ids or ()), completion_tokens, final)
         return response.completion_object(chat.header, final, chat.logprobs, chat.options)
 
     async def stream(self, chat: PreparedChat) -> AsyncIterator[bytes]:
-        """SSE events; an error after the stream started becomes a last error event."""
+        """SSE events ending with [DONE]. Whatever fails once the stream has started (the
+        engine, or a bug of ours) becomes a last error event before [DONE]: the status line
+        is long sent, and a client must never see a stream that just stops."""
         header = chat.header
         prompt_tokens, completion_tokens = 0, 0
         output: RequestOutput | None = None
@@ -175,32 +196,57 @@ class ChatService:
         tool_streams = (
             {index: ToolCallStream(reader) for index in range(chat.params.n)} if reader else {}
         )
+        start = AnswerStart(chat.options.strip_leading_space)
         try:
             async for output in self._engine.generate(header.id, chat.engine_prompt, chat.params):
                 if not prompt_tokens:
                     # The role chunk goes out with the first token, as OpenAI's and vLLM's do:
                     # a first chunk before any token would make clients' TTFT meaningless.
                     yield response.sse(response.chunk(header, response.role_choices(chat.params.n)))
+                _refuse_if_cut(output)
                 prompt_tokens = len(output.prompt_token_ids or ())
                 completion_tokens += sum(len(item.token_ids) for item in output.outputs)
                 last = output
                 if tool_streams:
                     choices = response.tool_stream_choices(output, tool_streams)
                 else:
-                    choices = response.stream_choices(output, chat.logprobs)
+                    choices = response.stream_choices(output, chat.logprobs, start)
                 for choice in choices:
                     yield response.sse(response.chunk(header, [choice]))
+            _record(chat, prompt_tokens, completion_tokens, output)
+            if chat.include_usage:
+                details = response.prompt_tokens_details(chat.image_tokens, last)
+                counts = response.usage(prompt_tokens, completion_tokens, details)
+                yield response.sse(response.chunk(header, [], counts))
         except ServingError as error:
             logger.warning("stream %s failed: %s", header.id, error.message)
-            yield response.sse(serving_error_body(error))
+            failure = error
+        except Exception:  # cancellation (a BaseException) still goes through
+            logger.exception("stream %s failed", header.id)
+            failure = ServingError("The server failed while streaming the answer.")
+        else:
             yield response.SSE_DONE
             return
-        _record(chat, prompt_tokens, completion_tokens, output)
-        if chat.include_usage:
-            details = response.prompt_tokens_details(chat.image_tokens, last)
-            counts = response.usage(prompt_tokens, completion_tokens, details)
-            yield response.sse(response.chunk(header, [], counts))
+        yield response.sse(serving_error_body(failure))
         yield response.SSE_DONE
+
+
+def _refuse_if_cut(output: RequestOutput) -> None:
+    """An "abort" we did not ask for: the engine cut the request (it is shutting down, e.g. a
+    SIGTERM sent to the whole process group). Our own aborts (client gone, deadline) cancel the
+    route first, so they never get here. An error, not a normal end with finish_reason abort."""
+    if any(item.finish_reason == "abort" for item in output.outputs):
+        raise NotReadyError("The request was cut short: the server is shutting down.")
+
+
+def _engine_prompt(prompt: Prompt, images: list[LoadedImage]) -> TokensPrompt:
+    engine_prompt = TokensPrompt(prompt_token_ids=prompt.token_ids)
+    if images:
+        engine_prompt["multi_modal_data"] = {"image": [loaded.image for loaded in images]}
+        # Our content hashes as vLLM's cache keys: it need not hash the pixels again, and its
+        # processor and encoder caches hit for a repeated image.
+        engine_prompt["multi_modal_uuids"] = {"image": [loaded.key for loaded in images]}
+    return engine_prompt
 
 
 def _record(chat: PreparedChat, prompt_tokens: int, completion_tokens: int, last: Any) -> None:

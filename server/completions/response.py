@@ -12,6 +12,7 @@ from typing import Any
 from vllm.outputs import CompletionOutput
 
 from server.chat.response import ResponseHeader, TokenBytesFn
+from server.chat.wire import CompletionUsage
 from server.completions.logprobs import Position, legacy_logprobs, next_offset
 
 OBJECT = "text_completion"
@@ -75,7 +76,7 @@ def choice(
 
 
 def completion_object(
-    header: ResponseHeader, choices: list[dict[str, Any]], usage_counts: dict[str, int]
+    header: ResponseHeader, choices: list[dict[str, Any]], usage_counts: CompletionUsage
 ) -> dict[str, Any]:
     return {
         "id": header.id,
@@ -90,7 +91,7 @@ def completion_object(
 def chunk(
     header: ResponseHeader,
     choices: list[dict[str, Any]],
-    usage_counts: dict[str, int] | None = None,
+    usage_counts: CompletionUsage | None = None,
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "id": header.id,

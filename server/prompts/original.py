@@ -8,7 +8,9 @@ for the first piece, and one image placeholder id goes between pieces.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from transformers import AutoTokenizer, CLIPVisionConfig, PreTrainedTokenizerBase
@@ -25,6 +27,7 @@ from server.prompts.conversations import (
     Conversation,
     user_turn_text,
 )
+from server.prompts.marked_text import LiteralTokens, MarkedText
 
 
 class OriginalPromptBuilder:
@@ -66,26 +69,58 @@ class OriginalPromptBuilder:
         return DEFAULT_IMAGE_TOKEN_ID
 
     def build(self, messages: list[ChatMessage]) -> Prompt:
+        """As the original code builds it, except that text a client typed (a "</s>", an
+        "<image>") stays plain text: then the client's text is tokenized literally."""
         system, turns = _split_turns(messages)
-        texts: list[str] = []
-        image_urls: list[str] = []
-        for message in turns:
-            urls = _image_urls(message)
-            image_urls += urls
-            texts.append(
-                user_turn_text(
-                    _texts(message), len(urls), self._use_im_start_end, self._images_after_text
-                )
-            )
-        text = self._conversation.render(texts, system)
+        image_urls = [url for message in turns for url in _image_urls(message)]
+        text = self._render_conversation(system, turns)
         token_ids = self.tokenize_with_images(text)
+        marked = MarkedText.for_texts([t for m in system + turns for t in _texts(m) if t])
+        markers = iter(marked.by_marker)
+        marked = marked.with_rendering(
+            self._render_conversation(system, turns, lambda t: next(markers) if t else t)
+        )
+        slots_wrong = token_ids.count(DEFAULT_IMAGE_TOKEN_ID) != len(image_urls)
+        if slots_wrong or self._literal.client_forms_special_tokens(text, marked):
+            token_ids = self._tokenize_literal_with_images(marked)
         found = token_ids.count(DEFAULT_IMAGE_TOKEN_ID)
         if found != len(image_urls):
             raise BadRequestError(
-                f"The prompt has {found} image placeholder(s) for {len(image_urls)} image(s); "
-                f"do not write {IMAGE_PLACEHOLDER!r} in message text."
+                f"The prompt has {found} image placeholder(s) for {len(image_urls)} image(s)."
             )
         return Prompt(token_ids, image_urls, self.tokens_per_image)
+
+    @functools.cached_property
+    def _literal(self) -> LiteralTokens:
+        return LiteralTokens(self.tokenizer)
+
+    def _render_conversation(
+        self,
+        system: list[ChatMessage],
+        turns: list[ChatMessage],
+        text_of: Callable[[str], str] = lambda text: text,
+    ) -> str:
+        """The conversation template's text; text_of may swap each client text for a marker."""
+        system_texts = [text_of(text) for message in system for text in _texts(message)]
+        turn_texts = [
+            user_turn_text(
+                [text_of(text) for text in _texts(message)],
+                len(_image_urls(message)),
+                self._use_im_start_end,
+                self._images_after_text,
+            )
+            for message in turns
+        ]
+        return self._conversation.render(turn_texts, "\n".join(system_texts) if system else None)
+
+    def _tokenize_literal_with_images(self, marked: MarkedText) -> list[int]:
+        """tokenize_with_images on the marked rendering, the client's texts tokenized literally."""
+        ids: list[int] = self.tokenizer("", add_special_tokens=True).input_ids  # the <s>
+        for index, piece in enumerate(marked.rendered.split(IMAGE_PLACEHOLDER)):
+            if index > 0:
+                ids.append(DEFAULT_IMAGE_TOKEN_ID)
+            ids += self._literal.literal_ids(piece, marked)
+        return ids
 
     def tokenize_with_images(self, text: str) -> list[int]:
         """tokenizer_image_token: pieces between "<image>"s, one placeholder id for each."""
@@ -119,9 +154,9 @@ def original_tokens_per_image(config: dict[str, object], vision_tower: Path) -> 
     return int(patches) + 1 if SELECT_FEATURES.get(feature) == "full" else int(patches)
 
 
-def _split_turns(messages: list[ChatMessage]) -> tuple[str | None, list[ChatMessage]]:
-    """The system text (if any) and the user/assistant turns, which must alternate."""
-    system_parts = [_joined(message) for message in messages if message.role == "system"]
+def _split_turns(messages: list[ChatMessage]) -> tuple[list[ChatMessage], list[ChatMessage]]:
+    """The system messages and the user/assistant turns, which must alternate."""
+    system = [message for message in messages if message.role == "system"]
     turns = [message for message in messages if message.role != "system"]
     for index, message in enumerate(turns):
         expected = "user" if index % 2 == 0 else "assistant"
@@ -133,17 +168,13 @@ def _split_turns(messages: list[ChatMessage]) -> tuple[str | None, list[ChatMess
             )
     if not turns or turns[-1].role != "user":
         raise BadRequestError("The last message must be a user message.", param="messages")
-    return ("\n".join(system_parts) if system_parts else None), turns
+    return system, turns
 
 
 def _texts(message: ChatMessage) -> list[str]:
     if isinstance(message.content, str):
         return [message.content]
     return [part.text for part in message.content if isinstance(part, TextPart)]
-
-
-def _joined(message: ChatMessage) -> str:
-    return "\n".join(_texts(message))
 
 
 def _image_urls(message: ChatMessage) -> list[str]:

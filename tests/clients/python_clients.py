@@ -37,6 +37,8 @@ def png_data_url(width: int = 32, height: int = 32) -> str:
 
 
 IMAGE = png_data_url()
+# The tiny model's tokenizer spells these JSON words in many tokens; greedy, so runs repeat.
+MAX_TOKENS = 100  # and the tools prompt (about 410 tokens) stays within the 512 context
 
 
 class Shape(BaseModel):
@@ -79,7 +81,12 @@ def langchain_calls(base_url: str, model: str) -> dict[str, Callable[[], Any]]:
     from langchain_openai import ChatOpenAI
 
     llm = ChatOpenAI(
-        model=model, base_url=f"{base_url}/v1", api_key="unused", max_tokens=64, max_retries=0
+        model=model,
+        base_url=f"{base_url}/v1",
+        api_key="unused",
+        max_tokens=MAX_TOKENS,
+        temperature=0,
+        max_retries=0,
     )
     return {
         "langchain invoke (image)": lambda: llm.invoke([image_message_langchain()]).content,
@@ -112,7 +119,8 @@ def litellm_calls(base_url: str, model: str) -> dict[str, Callable[[], Any]]:
         "model": f"openai/{model}",
         "api_base": f"{base_url}/v1",
         "api_key": "unused",
-        "max_tokens": 64,
+        "max_tokens": MAX_TOKENS,
+        "temperature": 0,
     }
     weather_tool = {
         "type": "function",
@@ -140,6 +148,7 @@ def litellm_calls(base_url: str, model: str) -> dict[str, Callable[[], Any]]:
                 messages=[{"role": "user", "content": "Weather in Oslo?"}],
                 tools=[weather_tool],
                 tool_choice="required",
+                parallel_tool_calls=False,  # the random model would go on listing calls
                 **common,
             )
             .choices[0]
@@ -157,7 +166,11 @@ def instructor_calls(base_url: str, model: str) -> dict[str, Callable[[], Any]]:
     def ask(mode: Any) -> Shape:
         client = instructor.from_openai(openai_client, mode=mode)
         shape: Shape = client.chat.completions.create(
-            model=model, messages=openai_messages(), response_model=Shape, max_tokens=64
+            model=model,
+            messages=openai_messages(),
+            response_model=Shape,
+            max_tokens=MAX_TOKENS,
+            temperature=0,
         )
         return shape
 

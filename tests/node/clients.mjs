@@ -46,7 +46,8 @@ const calls = {
     const reply = await client.chat.completions.create({
       model,
       messages,
-      max_tokens: 64,
+      max_tokens: 100,
+      temperature: 0,
       response_format: {
         type: "json_schema",
         json_schema: { name: "shape", schema: shapeSchema, strict: true },
@@ -58,7 +59,8 @@ const calls = {
     const stream = await client.chat.completions.create({
       model,
       messages,
-      max_tokens: 64,
+      max_tokens: 100,
+      temperature: 0,
       tools: [lightTool],
       tool_choice: { type: "function", function: { name: "switch_light" } },
       stream: true,
@@ -74,9 +76,11 @@ const calls = {
     const reply = await client.chat.completions.create({
       model,
       messages,
-      max_tokens: 64,
+      max_tokens: 100,
+      temperature: 0,
       tools: [lightTool],
       tool_choice: "required",
+      parallel_tool_calls: false, // the random model would go on listing calls
     });
     const call = reply.choices[0].message.tool_calls[0];
     return {

@@ -1,0 +1,92 @@
+"""A long prompt never stalls the server: text that cannot fit the context is refused before it
+is tokenized, and prompts are rendered and tokenized off the event loop, so while a long one is
+being tokenized /health and a normal chat request are answered first (an ordering)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.ops_support import (
+    CHAT_ROUTE,
+    EVENT_TIMEOUT_S,
+    ServerProcess,
+    metric,
+    own_server,
+    short_request,
+    wait_for,
+)
+
+# A context long enough that a prompt passing the cheap character bound takes seconds to
+# tokenize (the tiny model's 512 tokens allow too little text for that).
+LONG_CONTEXT = 100_000
+LONG_MODEL = "tiny-llava-hf-long"
+WORDS = "word " * 40_000  # 200,000 characters, 40,000 tokens
+
+
+def _messages(count: int) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": WORDS}] * count
+
+
+@pytest.fixture(scope="module")
+def long_server(
+    tmp_path_factory: pytest.TempPathFactory, home: Path, tiny_checkpoint: Path
+) -> Iterator[ServerProcess]:
+    model_dir = tmp_path_factory.mktemp("long-model")
+    (model_dir / "model.yaml").write_text(
+        f"name: {LONG_MODEL}\nsource:\n  build: tiny-llava-hf\nformat: hf\n"
+        f"engine:\n  dtype: float32\n  max_model_len: {LONG_CONTEXT}\n  max_num_seqs: 4\n"
+        "  limit_mm_per_prompt:\n    image: 1\n  enforce_eager: true\n"
+        "limits:\n  max_tokens: 64\n"
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        # Past the decoder's 2048 positions: harmless here, no request that long is served.
+        patch.setenv("VLLM_ALLOW_LONG_MAX_MODEL_LEN", "1")
+        with own_server(tmp_path_factory, home, {"model": str(model_dir)}) as server:
+            yield server
+
+
+def test_text_that_cannot_fit_is_refused_before_tokenizing(base_url: str, model_id: str) -> None:
+    """3.2 MB of text for a 512-token context: refused by the character bound."""
+    body = {"model": model_id, "messages": _messages(16)}
+    reply = httpx.post(f"{base_url}{CHAT_ROUTE}", json=body, timeout=EVENT_TIMEOUT_S)
+    assert reply.status_code == 400, reply.text[:300]
+    error = reply.json()["error"]
+    assert error["code"] == "context_length_exceeded"
+    assert "characters" in error["message"], error["message"]
+
+
+def test_a_long_prompt_does_not_hold_up_other_requests(long_server: ServerProcess) -> None:
+    """2 M characters: within the character bound of a 100,000-token context, so it is
+    tokenized (400,000 tokens: then refused as too long). Meanwhile, /health and a normal
+    chat request are both answered before it."""
+    url = long_server.url
+    finished: dict[str, float] = {}
+    statuses: dict[str, int] = {}
+
+    def long_request() -> None:
+        body = {"model": LONG_MODEL, "messages": _messages(10), "max_tokens": 1}
+        reply = httpx.post(f"{url}{CHAT_ROUTE}", json=body, timeout=5 * EVENT_TIMEOUT_S)
+        finished["long"] = time.monotonic()
+        statuses["long"] = reply.status_code
+
+    sender = threading.Thread(target=long_request)
+    sender.start()
+    # Admitted (its body read in full): from here on it is being parsed and tokenized.
+    wait_for(lambda: metric(url, "llava_serve_requests_running") == 1, "the long prompt admitted")
+    assert httpx.get(f"{url}/health", timeout=EVENT_TIMEOUT_S).status_code == 200
+    finished["health"] = time.monotonic()
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+    reply = client.chat.completions.create(**short_request(LONG_MODEL))
+    finished["chat"] = time.monotonic()
+    assert reply.choices[0].message.content
+    sender.join(timeout=5 * EVENT_TIMEOUT_S)
+    assert statuses["long"] == 400
+    assert finished["health"] < finished["long"] and finished["chat"] < finished["long"]

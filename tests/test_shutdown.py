@@ -1,0 +1,79 @@
+"""Stops that are not the graceful one: a SIGTERM to the whole process group (systemd's default
+KillMode) cuts vLLM's engine too, and a stream it cuts must end with an error event, not look
+finished; a kill -9 of the API process must not leave vLLM's engine processes running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from tests.ops_support import (
+    CHAT_ROUTE,
+    EVENT_TIMEOUT_S,
+    ServerProcess,
+    frozen_engine,
+    long_request,
+    own_server,
+)
+
+
+@pytest.fixture
+def server(
+    tmp_path_factory: pytest.TempPathFactory, home: Path, tiny_checkpoint: Path
+) -> Iterator[ServerProcess]:
+    with own_server(tmp_path_factory, home, {}) as running:
+        yield running
+
+
+def _events(server: ServerProcess, model_id: str, first: threading.Event) -> list[Any]:
+    """The stream's data events, parsed ([DONE] as the string); `first` set at the first."""
+    body = long_request(model_id, n=1, stream=True)
+    events: list[Any] = []
+    url = f"{server.url}{CHAT_ROUTE}"
+    with httpx.stream("POST", url, json=body, timeout=EVENT_TIMEOUT_S) as reply:
+        for line in reply.iter_lines():
+            if line.startswith("data: "):
+                data = line.removeprefix("data: ")
+                events.append(data if data == "[DONE]" else json.loads(data))
+                first.set()
+    return events
+
+
+def test_a_stream_cut_by_a_group_wide_sigterm_ends_with_an_error(
+    server: ServerProcess, model_id: str
+) -> None:
+    first = threading.Event()
+    result: list[list[Any]] = []
+    reader = threading.Thread(target=lambda: result.append(_events(server, model_id, first)))
+    reader.start()
+    assert first.wait(EVENT_TIMEOUT_S), "the stream never started"
+    # Frozen, the engine cannot finish the stream before the signal reaches it.
+    with frozen_engine(server.process.pid):
+        os.killpg(server.process.pid, signal.SIGTERM)
+    reader.join(EVENT_TIMEOUT_S)
+    events = result[0]
+    chunks = [event for event in events if isinstance(event, dict)]
+    assert "error" in chunks[-1], chunks[-1]  # the last event says the request was cut
+    finishes = [c["choices"][0].get("finish_reason") for c in chunks if c.get("choices")]
+    assert "abort" not in finishes and "length" not in finishes
+    server.process.wait(timeout=EVENT_TIMEOUT_S)
+
+
+def test_engine_processes_exit_when_the_api_process_is_killed(server: ServerProcess) -> None:
+    api = psutil.Process(server.process.pid)
+    children = api.children(recursive=True)
+    engine = [c for c in children if "server.orphan_reaper" not in " ".join(c.cmdline())]
+    assert engine, "vLLM's engine processes should be children of the server"
+    server.process.kill()  # kill -9: no shutdown code runs
+    server.process.wait(timeout=EVENT_TIMEOUT_S)
+    _, alive = psutil.wait_procs(engine, timeout=EVENT_TIMEOUT_S)
+    assert not alive, f"left running after kill -9 of the API process: {alive}"
