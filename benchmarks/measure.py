@@ -41,7 +41,7 @@ def measure(
             max_concurrency=concurrency,
             lora_modules=None,
             extra_headers=None,
-            extra_body=None,
+            extra_body=workload.extra_body,
             # The cold/warm workload must not be warmed by the client's initial test request.
             ready_check_timeout_sec=0 if workload.cold_warm else 600,
         )
@@ -49,6 +49,11 @@ def measure(
     failed = [error for error in result.get("errors", []) if error]
     if failed:
         raise RuntimeError(f"{workload.name}: {len(failed)} requests failed: {failed[0][:300]}")
+    return _summary(workload, concurrency, result)
+
+
+def _summary(workload: Workload, concurrency: int, result: dict[str, Any]) -> dict[str, Any]:
+    """The figures of one run that the report shows."""
     summary = {
         "concurrency": concurrency,
         "completed": result["completed"],

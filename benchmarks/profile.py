@@ -59,7 +59,7 @@ def write_summary(profiles: Path, model: str, out: Path) -> None:
     for ours in sorted(profiles.glob(f"{model}-llava-serve-*.txt")):
         run = ours.stem.removeprefix(f"{model}-llava-serve-")
         sections.append(f"**{run}**\n")
-        for server in ("vllm", "llava-serve"):
+        for server in ("vllm", "llava-serve", "baseline"):
             raw = profiles / f"{model}-{server}-{run}.txt"
             if raw.exists():
                 sections.append(_frames_table(server, raw))

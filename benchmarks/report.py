@@ -19,11 +19,11 @@ COLUMNS = [
 ]
 
 
-def _rows(results: dict[str, Any]) -> list[list[str]]:
+def _rows(results: dict[str, Any], server: str) -> list[list[str]]:
     """One row per workload and concurrency: vLLM, ours, ratio ours/vLLM for each metric."""
     rows = []
     for workload, runs in results["workloads"].items():
-        for ours, theirs in zip(runs["llava-serve"], runs["vllm"], strict=True):
+        for ours, theirs in zip(runs[server], runs["vllm"], strict=True):
             row = [workload, str(ours["concurrency"])]
             for key, _, _ in COLUMNS:
                 if key in ours:
@@ -35,17 +35,19 @@ def _rows(results: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def markdown_table(results: dict[str, Any]) -> str:
+def markdown_table(results: dict[str, Any], server: str = "llava-serve") -> str:
     header = ["workload", "conc.", *[title for _, title, _ in COLUMNS]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in _rows(results)]
+    lines += ["| " + " | ".join(row) + " |" for row in _rows(results, server)]
     rss = results["peak_rss_mib"]
     lines.append("")
     lines.append(
         f"Peak server RSS (API process + engine core): vLLM {rss['vllm']:.0f} MiB, "
-        f"llava-serve {rss['llava-serve']:.0f} MiB "
-        f"({rss['llava-serve'] / rss['vllm']:.2f}x)."
+        f"{server} {rss[server]:.0f} MiB ({rss[server] / rss['vllm']:.2f}x)."
     )
+    if server == "llava-serve" and "baseline" in rss:  # a before/after run (--baseline)
+        lines += ["", "The same run's baseline (the earlier llava-serve) against vLLM:", ""]
+        lines.append(markdown_table(results, "baseline"))
     return "\n".join(lines)
 
 
@@ -101,7 +103,16 @@ generates exactly 32 tokens), with the same requests:
 - **c** 4 photos that no earlier workload sent (data URLs), each asked several different
   questions in a row at concurrency 1: the TTFT of each photo's first request (cold) against
   its repeats (warm);
-- **d** text only.
+- **d** text only;
+- **random-mm** (`BENCH_ARGS="--suite random-mm"`): vLLM's own `random-mm` dataset, as
+  `vllm bench serve --dataset-name random-mm` sends it: 32 random tokens in, 32 out, one JPEG
+  of random noise per request as a data URL (JPEG's worst case: slow to entropy-decode), at
+  64x64, 512x512, 1024x768, 2048x1536 and 4032x3024 (`--sizes`), each run sampled with its
+  own seed so no run finds its images in either server's caches.
+
+With `--baseline TREE` a third server runs another llava-serve source tree (an earlier commit,
+`git archive`d) in the same interleaved runs, so a change's effect is measured against the
+same vLLM runs on the same machine load; its table follows the main one.
 
 Each cell is measured `--repeats` times on each server (3 by default; once for **c**, whose
 repeats would be warm), interleaved: every run on one server is followed at once by the same
@@ -111,11 +122,11 @@ Each cell is `vLLM / llava-serve (ratio llava-serve / vLLM)`: higher is better f
 tok/s, lower for latencies. Peak RSS is the whole server process tree (API process + engine
 core), sampled every 250 ms. Run against itself, vLLM's server measures within ~6% of its own
 figures: smaller differences are noise. These machines are shared; numbers move between runs.
-Both servers run in the harness's session (each in its own process group): started each in a
-new session, as until 2026-12-01, the kernel's autogroup scheduling gave each server a CPU
-share of its own, and on 2 cores a server then often sent each streamed response in one burst
-at its end (the tiny model's TTFT 39 ms instead of 5, every TPOT 0); either server could be
-hit, run by run, which is what moved earlier tables by 2-5x between runs. With `--profile`, py-spy
+Both servers run in the harness's session (each in its own process group), not each in a new
+session: with the kernel's autogroup scheduling a new session gets a CPU share of its own, and
+on 2 cores a server then often sends each streamed response in one burst at its end (the tiny
+model's TTFT 39 ms instead of 5, every TPOT 0), on either server, run by run, which moves a
+table by 2-5x between runs. With `--profile`, py-spy
 samples each API process during one extra run per cell whose figures are not counted (sampling
 the timed runs took one c=8 cell from 49 / 85 req/s to 31 / 23); its "busy" time counts some
 threads blocked in a system call (vLLM's engine monitor waiting on its processes) in both.
@@ -128,15 +139,31 @@ def write_summary(out: Path, doc: Path, machine: str) -> None:
     for result_file in sorted(out.glob("bench-*.json")):
         results = json.loads(result_file.read_text())
         name = results["model"]
+        repeats = results.get("repeats", 1)
+        # An even count's reported run is the upper middle one (of 2: the faster).
+        median = "median" if repeats % 2 else "upper median"
         sections.append(
-            f"## {name} ({results['requests']} requests per run, median of "
-            f"{results.get('repeats', 1)} runs, {results['started']})\n"
+            f"## {name} ({results['requests']} requests per run, {median} of "
+            f"{repeats} runs, {results['started']})\n"
         )
         sections.append(markdown_table(results) + "\n")
-        sections.append(f"Against the issue's targets:\n\n{targets_table(results)}\n")
-        plot = (out / f"bench-{name}.png").relative_to(doc.parent)
-        sections.append(f"![TTFT and throughput against concurrency, {name}]({plot})\n")
+        if "load_average" in results:
+            start, end = results["load_average"]
+            sections.append(
+                f"Load average (1 min) of the machine: {start:.1f} at the start, "
+                f"{end:.1f} at the end of the run.\n"
+            )
+        sections.append(f"Against the performance goals:\n\n{targets_table(results)}\n")
+        plot = out / f"bench-{name}.png"
+        if plot.exists():
+            where = plot.relative_to(doc.parent)
+            sections.append(f"![TTFT and throughput against concurrency, {name}]({where})\n")
         profiles = out / f"profile-{name}.md"
         if profiles.exists():  # from the latest run with --profile
             sections.append(profiles.read_text())
+    # The constrained-decoding runs (python -m benchmarks.structured) write their own section.
+    sections += [section.read_text() for section in sorted(out.glob("structured-*.md"))]
+    media_path = out / "media-path.md"  # the image path's stages, measured by benchmarks.stages
+    if media_path.exists():
+        sections.append(media_path.read_text())
     doc.write_text("\n".join(sections))

@@ -24,9 +24,10 @@ from vllm.tokenizers import get_tokenizer
 
 from benchmarks import profile, report
 from benchmarks.measure import measure
+from benchmarks.random_mm import SIZES, parse_sizes, random_mm_workloads
 from benchmarks.servers import RunningServer, ours_command, running, vllm_command
 from benchmarks.workloads import Workload, build_workloads, files_hosted
-from server.model_repo import resolve_model
+from server.model_repo import ModelSpec, resolve_model
 from server.model_store import ensure_local
 from server.settings import REPO_MODEL_DIR, Settings
 
@@ -50,7 +51,24 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--ours-args", default="", help="extra flags for llava-serve serve")
     parser.add_argument("--only", default="", help="comma-separated workload name prefixes")
     parser.add_argument(
+        "--suite",
+        choices=("photos", "random-mm"),
+        default="photos",
+        help="photos: workloads a-d; random-mm: vLLM's random-mm dataset at --sizes",
+    )
+    parser.add_argument(
+        "--sizes",
+        default=",".join(f"{w}x{h}" for w, h in SIZES),
+        help="random-mm image sizes, WIDTHxHEIGHT,...",
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="py-spy both API processes during every run"
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a llava-serve source tree (e.g. `git archive` of an earlier commit) run as a "
+        "third server, 'baseline', interleaved with the other two",
     )
     return parser.parse_args()
 
@@ -79,6 +97,7 @@ def _measure_cells(
     tokenizer: Any,
     profiles: Path | None,
     repeats: int,
+    label: str,
 ) -> dict[str, dict[str, list[Any]]]:
     """Both servers are up; every run of a cell on one is followed by the same run on the other
     (who goes first alternates), so a neighbour's burst or a slow drift on this shared machine
@@ -102,7 +121,7 @@ def _measure_cells(
                     run = measure_once(workload, concurrency, servers[name].base_url)
                     summaries[name].append(run)
             if profiles is not None:
-                _profiled_runs(servers, workload, concurrency, measure_once, profiles, model)
+                _profiled_runs(servers, workload, concurrency, measure_once, profiles, label)
             for name, measured in summaries.items():
                 summary = _median_run(measured)
                 print(
@@ -121,13 +140,13 @@ def _profiled_runs(
     concurrency: int,
     measure_once: Callable[[Workload, int, str], dict[str, Any]],
     profiles: Path,
-    model: str,
+    label: str,
 ) -> None:
     """One more run per server under py-spy, not counted: sampling at 250 Hz on 2 cores took
     a c=8 cell from 49 / 85 req/s (vLLM / ours) to 31 / 23, so timed runs are never sampled.
     (For the repeated photo this run is all warm.)"""
     for name, server in servers.items():
-        raw = profiles / f"{model}-{name}-{workload.name}-c{concurrency}.txt"
+        raw = profiles / f"{label}-{name}-{workload.name}-c{concurrency}.txt"
         with profile.sampled(server.process.pid, raw):
             measure_once(workload, concurrency, server.base_url)
 
@@ -139,6 +158,16 @@ def _median_run(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     return ordered[len(ordered) // 2]
 
 
+def _output_folders(out: Path, profile: bool) -> tuple[Path, Path | None]:
+    """The servers' logs folder, and the profiles folder when profiling."""
+    logs = out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    profiles = out / "profiles" if profile else None
+    if profiles is not None:
+        profiles.mkdir(exist_ok=True)
+    return logs, profiles
+
+
 def main() -> None:
     args = _arguments()
     spec = resolve_model(args.model, REPO_MODEL_DIR)
@@ -146,48 +175,65 @@ def main() -> None:
     checkpoint = ensure_local(spec, home).model
     tokenizer = get_tokenizer(str(checkpoint))
     concurrencies = [int(value) for value in args.concurrency.split(",")]
+    load_at_start = os.getloadavg()[0]  # other jobs on this machine: said in the doc
+    # Each suite has its own result files and section of docs/benchmarks.md.
+    label = spec.name if args.suite == "photos" else f"{spec.name}-{args.suite}"
     results: dict[str, Any] = {
-        "model": spec.name,
+        "model": label,
         "requests": args.requests,
         "repeats": args.repeats,
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "workloads": {},
     }
     with tempfile.TemporaryDirectory() as scratch, _file_host(Path(scratch)) as image_url:
-        workloads = build_workloads(args.requests, concurrencies, image_url)
+        if args.suite == "random-mm":
+            sizes = parse_sizes(args.sizes)
+            workloads = random_mm_workloads(tokenizer, args.requests, sizes, concurrencies)
+        else:
+            workloads = build_workloads(args.requests, concurrencies, image_url)
         if args.only:
             workloads = [w for w in workloads if w.name.startswith(tuple(args.only.split(",")))]
-        logs = args.out / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        profiles = args.out / "profiles" if args.profile else None
-        if profiles is not None:
-            profiles.mkdir(exist_ok=True)
-        vllm_port, ours_port = _free_port(), _free_port()
-        servers = {
-            "vllm": (vllm_command(spec, checkpoint, vllm_port), vllm_port),
-            "llava-serve": (
-                ours_command(args.model, home, ours_port, args.ours_args.split()),
-                ours_port,
-            ),
-        }
+        logs, profiles = _output_folders(args.out, args.profile)
+        servers = _server_commands(args, spec, checkpoint, home)
         with contextlib.ExitStack() as stack:
             # Started one after the other (two engines loading at once on 2 cores would only
-            # slow both), then both kept up for the interleaved runs.
+            # slow both), then all kept up for the interleaved runs.
             up = {
-                name: stack.enter_context(running(name, command, port, logs / f"{name}.log"))
-                for name, (command, port) in servers.items()
+                name: stack.enter_context(
+                    running(name, command, port, logs / f"{name}.log", source)
+                )
+                for name, (command, port, source) in servers.items()
             }
             for workload, by_server in _measure_cells(
-                up, workloads, Path(scratch), spec.name, tokenizer, profiles, args.repeats
+                up, workloads, Path(scratch), spec.name, tokenizer, profiles, args.repeats, label
             ).items():
                 results["workloads"][workload] = by_server
             rss = {name: server.peak_rss_bytes for name, server in up.items()}
+    results["load_average"] = [load_at_start, os.getloadavg()[0]]
     results["peak_rss_mib"] = {name: value / 2**20 for name, value in rss.items()}
     print(report.markdown_table(results))
     report.write_outputs(results, args.out)
     if args.profile:
-        profile.write_summary(args.out / "profiles", spec.name, args.out)
+        profile.write_summary(args.out / "profiles", label, args.out)
     report.write_summary(args.out, args.doc, _machine())
+
+
+def _server_commands(
+    args: argparse.Namespace, spec: ModelSpec, checkpoint: Path, home: Path
+) -> dict[str, tuple[list[str], int, Path | None]]:
+    """Each server's command, port and source tree (None: this one): vLLM's own, then ours on
+    the same checkpoint, then an earlier tree of ours with --baseline."""
+    vllm_port, ours_port = _free_port(), _free_port()
+    extra = args.ours_args.split()
+    servers: dict[str, tuple[list[str], int, Path | None]] = {
+        "vllm": (vllm_command(spec, checkpoint, vllm_port), vllm_port, None),
+        "llava-serve": (ours_command(args.model, home, ours_port, extra), ours_port, None),
+    }
+    if args.baseline is not None:
+        port = _free_port()
+        command = ours_command(args.model, home, port, extra)
+        servers["baseline"] = (command, port, args.baseline.resolve())
+    return servers
 
 
 def _machine() -> str:

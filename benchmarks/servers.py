@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+from server.model_loader import STRUCTURED_OUTPUTS
 from server.model_repo import ModelSpec
 
 
@@ -55,6 +56,9 @@ def vllm_command(spec: ModelSpec, checkpoint: Path, port: int) -> list[str]:
         "--seed",
         str(engine.seed),
         "--disable-uvicorn-access-log",
+        # The structured-outputs settings our engine runs with (compact JSON).
+        "--structured-outputs-config",
+        json.dumps(STRUCTURED_OUTPUTS),
     ]
     if engine.max_model_len:
         command += ["--max-model-len", str(engine.max_model_len)]
@@ -72,15 +76,26 @@ def ours_command(model: str, home: Path, port: int, extra: list[str]) -> list[st
 
 
 @contextmanager
-def running(name: str, command: list[str], port: int, log: Path) -> Iterator[RunningServer]:
+def running(
+    name: str, command: list[str], port: int, log: Path, source: Path | None = None
+) -> Iterator[RunningServer]:
+    """source: another llava-serve source tree to run (its folder is where `-m server.cli`
+    is found first), e.g. an earlier commit's, for a before/after comparison in one run."""
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2")}
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     with log.open("wb") as sink:
         # Its own process group (killed as one at the end) but not its own session: with the
         # kernel's autogroup scheduling a new session is a CPU share of its own, and on 2
-        # cores a server in one often sent each streamed response in one burst at its end
-        # (client TTFT 220 ms for a 200-token answer, its chunks written from 7 ms on).
+        # cores a server in one often sends each streamed response in one burst at its end
+        # (docs/benchmarks.md, "Method").
         process = subprocess.Popen(
-            command, stdout=sink, stderr=subprocess.STDOUT, env=env, process_group=0
+            command,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+            process_group=0,
+            cwd=source,
         )
     server = RunningServer(name, f"http://127.0.0.1:{port}", process)
     stop = threading.Event()
@@ -100,7 +115,8 @@ def running(name: str, command: list[str], port: int, log: Path) -> Iterator[Run
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def _wait_ready(server: RunningServer, log: Path, timeout_s: float = 900) -> None:
+def _wait_ready(server: RunningServer, log: Path, timeout_s: float = 2400) -> None:
+    # Long: on a machine shared with other jobs, importing vLLM alone has taken 12 minutes.
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.process.poll() is not None:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -39,6 +40,7 @@ class Workload:
     # Given a run's number, the requests and files that run sends instead. Workload b's photos
     # must be new to the server in every run: a repeat of the same photos measures a warm cache.
     renew: Callable[[int], tuple[list[SampleRequest], dict[str, bytes]]] | None = None
+    extra_body: dict[str, Any] | None = None  # request fields added to every request
 
     def for_run(self, run: int) -> Workload:
         if self.renew is None:

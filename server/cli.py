@@ -1,5 +1,5 @@
-"""The `llava-serve` command: `serve` a model over HTTP, `pull` a model's checkpoint to disk,
-`train-demo` / `eval-demo` the demo model (server/demo/)."""
+"""The `llava-serve` command: `serve` a model over HTTP, `pull` a model's checkpoint to disk.
+(The demo model is trained and measured by `python -m llava_demo`, outside the server.)"""
 
 from __future__ import annotations
 
@@ -42,9 +42,6 @@ def _parser() -> argparse.ArgumentParser:
     pull.add_argument("model", help="model_repo entry name, or a folder with model.yaml")
     for name in ("model_repo", "home"):
         pull.add_argument("--" + name.replace("_", "-"), dest=name, default=None)
-    from server.demo.commands import add_demo_commands  # no torch import until one runs
-
-    add_demo_commands(commands)
     return parser
 
 
@@ -55,10 +52,6 @@ def _pull(settings: Settings) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    if args.command in ("train-demo", "eval-demo"):
-        from server.demo.commands import run_demo_command
-
-        sys.exit(run_demo_command(args))
     try:
         settings = _settings(args)
         if args.command == "pull":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,14 +12,13 @@ from vllm import SamplingParams
 from vllm.engine.arg_utils import AsyncEngineArgs
 from vllm.exceptions import VLLMClientError
 from vllm.outputs import RequestOutput
+from vllm.sampling_params import StructuredOutputsParams
 from vllm.v1.engine.async_llm import AsyncLLM
 from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 
 from server import orphan_reaper
 from server.engine_stats import SchedulerStatsRecorder
 from server.errors import BadRequestError, NotReadyError, ServingError
-from server.model_repo import ModelSpec
-from server.model_store import LocalModel
 
 logger = logging.getLogger(__name__)
 
@@ -26,46 +26,21 @@ logger = logging.getLogger(__name__)
 WATCHDOG_POLL_S = 0.5
 
 
-def engine_args(spec: ModelSpec, local: LocalModel) -> AsyncEngineArgs:
-    """model.yaml's engine section -> vLLM's arguments (the same ones vLLM's server takes)."""
-    engine = spec.engine
-    optional: dict[str, Any] = {}
-    if engine.gpu_memory_utilization is not None:
-        optional["gpu_memory_utilization"] = engine.gpu_memory_utilization
-    if spec.format == "original":
-        # Parsed by server/llava's config parser; the tower comes from model.yaml, not the hub.
-        optional["config_format"] = "llava_original"
-        optional["hf_overrides"] = {"mm_vision_tower": str(local.vision_tower)}
-    return AsyncEngineArgs(
-        model=str(local.model),
-        served_model_name=[spec.name],
-        dtype=engine.dtype,
-        max_model_len=engine.max_model_len,
-        max_num_seqs=engine.max_num_seqs,
-        limit_mm_per_prompt=dict(engine.limit_mm_per_prompt),
-        enforce_eager=engine.enforce_eager,
-        tensor_parallel_size=engine.tensor_parallel_size,
-        seed=engine.seed,
-        **optional,
-    )
-
-
 class Engine:
     """The one vLLM engine of this server."""
 
     def __init__(self, llm: AsyncLLM):
         self._llm = llm
+        self._live: set[str] = set()  # ids of the requests generate() is serving now
         # vLLM's engine processes are our children now: they must not outlive us.
         self._reaper = orphan_reaper.watch_children()
 
     @classmethod
-    def start(cls, spec: ModelSpec, local: LocalModel) -> Engine:
+    def start(cls, args: AsyncEngineArgs) -> Engine:
         """Blocks while vLLM starts its engine-core process and loads weights: call in a thread."""
         # Our stat logger feeds the KV-cache and scheduler gauges; vLLM keeps its own vllm:*
         # Prometheus logger too (it is added unless a custom one replaces it).
-        llm = AsyncLLM.from_engine_args(
-            engine_args(spec, local), stat_loggers=[SchedulerStatsRecorder]
-        )
+        llm = AsyncLLM.from_engine_args(args, stat_loggers=[SchedulerStatsRecorder])
         return cls(llm)
 
     async def warm_up(self) -> None:
@@ -97,6 +72,7 @@ class Engine:
         self, request_id: str, prompt: dict[str, Any], params: SamplingParams
     ) -> AsyncIterator[RequestOutput]:
         """Yields vLLM's outputs; the request is aborted in vLLM if the caller stops iterating."""
+        self._live.add(request_id)
         try:
             async for output in self._llm.generate(prompt, params, request_id):
                 yield output
@@ -108,9 +84,29 @@ class Engine:
             ) from error
         except EngineGenerateError as error:
             raise _generate_error(error) from error
+        finally:
+            self._live.discard(request_id)
+
+    def check_structured_outputs(self, constraint: StructuredOutputsParams) -> None:
+        """vLLM's own check of a constraint (the one its engine runs on each request, with its
+        backend choice and fallbacks), on a throwaway copy; a refusal is a BadRequestError."""
+        probe = SamplingParams(max_tokens=1, structured_outputs=copy.deepcopy(constraint))
+        config = self._llm.vllm_config
+        try:
+            probe.verify(
+                self._llm.model_config,
+                config.speculative_config,
+                config.structured_outputs_config,
+                self._llm.input_processor.tokenizer,
+            )
+        except (VLLMClientError, ValueError) as error:
+            raise BadRequestError(str(error)) from error
 
     async def abort(self, request_id: str) -> None:
-        await self._llm.abort(request_id)
+        """Aborts the request and those derived from it (`{id}-{index}`: one per prompt of a
+        batch); a no-op for requests already finished."""
+        family = [live for live in self._live if live.startswith(f"{request_id}-")]
+        await self._llm.abort([request_id, *family])
 
     def shutdown(self) -> None:
         self._llm.shutdown()

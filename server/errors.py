@@ -116,15 +116,63 @@ def serving_error_response(error: ServingError) -> JSONResponse:
     return JSONResponse(serving_error_body(error), status_code=error.status_code, headers=headers)
 
 
-def _validation_message(error: dict[str, Any]) -> tuple[str, str]:
+def _body_path(location: tuple[Any, ...], body: Any) -> list[str]:
+    """The error's location as a path in the body the client sent: pydantic puts the names of
+    union branches ("str", "list[...]", a tag) in its locations; those are not the client's."""
+    path: list[str] = []
+    node = body
+    parts = [part for part in location if part != "body"]
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if _has_child(node, part):
+            path.append(str(part))
+            node = node[part]
+        elif last or not isinstance(node, dict | list):
+            path.append(str(part))  # a missing field, or the path left the body
+            node = None
+    return path
+
+
+def _has_child(node: Any, part: Any) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+
+
+def _validation_message(error: dict[str, Any], body: Any) -> tuple[str, str]:
     """Turns one pydantic error into (message, param) where param is the dotted field path."""
-    location = [str(part) for part in error.get("loc", ()) if part != "body"]
-    param = ".".join(location) or "body"
-    if error.get("type") == "extra_forbidden":
-        return f"Unsupported parameter: '{param}' is not supported by this server.", param
+    param = ".".join(_body_path(tuple(error.get("loc", ())), body)) or "body"
     if error.get("type") == "json_invalid":
         return "The request body is not valid JSON.", "body"
-    return f"Invalid value for '{param}': {error.get('msg', 'invalid')}.", param
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if param == "body":
+        return f"Invalid request: {message}.", param
+    return f"Invalid value for '{param}': {message}.", param
+
+
+def _most_specific(errors: list[dict[str, Any]], body: Any) -> dict[str, Any]:
+    """Of a union's errors, the one that got deepest into what the client sent: for a content
+    part, the part's own problem rather than "content is not a string"."""
+
+    def depth(error: dict[str, Any]) -> int:
+        location = [part for part in error.get("loc", ()) if part != "body"]
+        return len(_body_path(tuple(location[:-1]), body)) if location else 0
+
+    return max(errors, key=depth)
+
+
+def validation_error_body(errors: list[dict[str, Any]], body: Any) -> dict[str, Any]:
+    """One 400 for the whole request: every unsupported field named at once, else the most
+    specific problem."""
+    extra = [error for error in errors if error.get("type") == "extra_forbidden"]
+    if extra:
+        names = [".".join(_body_path(tuple(error.get("loc", ())), body)) for error in extra]
+        quoted = ", ".join(f"'{name}'" for name in names)
+        verb = "is" if len(names) == 1 else "are"
+        message = f"Unsupported parameter: {quoted} {verb} not supported by this server."
+        return error_body(message, "invalid_request_error", names[0], "unsupported_parameter")
+    message, param = _validation_message(_most_specific(errors, body), body)
+    return error_body(message, "invalid_request_error", param, "invalid_value")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -137,11 +185,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors()) or [{}]
-        message, param = _validation_message(errors[0])
-        if len(errors) > 1:
-            message += f" ({len(errors) - 1} more problem(s) in the request)"
-        body = error_body(message, "invalid_request_error", param, "invalid_value")
-        return JSONResponse(body, status_code=400)
+        return JSONResponse(validation_error_body(errors, exc.body), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

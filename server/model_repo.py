@@ -8,8 +8,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from server.chat.conversations import TEMPLATE_NAMES
 from server.errors import ConfigError
+from server.prompts.conversations import TEMPLATE_NAMES
 
 
 class _Strict(BaseModel):
@@ -85,6 +85,11 @@ class ModelSpec(_Strict):
         "before_text",
         description="format original: where a user turn's images go, before its text (the "
         "original serving code's rule) or after it (for a model trained so).",
+    )
+    strip_leading_space: bool = Field(
+        False,
+        description="Answers start without the space their first token is spelled with, as "
+        "the LLaVA authors' serving code strips outputs (for models trained so, e.g. the demo).",
     )
     engine: EngineSpec = Field(default_factory=EngineSpec)
     limits: RequestLimits = Field(default_factory=RequestLimits)

@@ -11,6 +11,7 @@ from server.api.app import create_app
 from server.api.http_protocol import HeaderCappedHttpToolsProtocol
 from server.drain import SHUTDOWN_GRACE_S, DrainingServer
 from server.logging_setup import configure_logging
+from server.metrics_listener import start_metrics_listener
 from server.model_repo import resolve_model
 from server.settings import Settings
 
@@ -48,6 +49,8 @@ def serve(settings: Settings) -> int:
             server.should_exit = True
 
     app = create_app(settings, spec, request_exit)
+    if settings.metrics_port is not None:
+        start_metrics_listener(settings.host, settings.metrics_port)
     config = uvicorn_config(settings, app)
     server = DrainingServer(config, app.state.server)
     url = f"http://{settings.host}:{settings.port}"

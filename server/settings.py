@@ -59,7 +59,13 @@ class Settings(BaseSettings):
     media_fetch_timeout_s: float = Field(10.0, gt=0, le=300)
     media_max_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     media_max_image_pixels: int = Field(40_000_000, ge=64)
-    media_decode_workers: int = Field(2, ge=1, le=64)
+    media_decode_workers: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Threads that decode images; unset: the cores this process may use (CPU "
+        "affinity, capped by a cgroup CPU quota).",
+    )
     media_decode_mode: Literal["fast", "exact"] = Field(
         "fast",
         description="fast: JPEGs decode straight to about the vision tower's size (draft mode; "
@@ -67,6 +73,20 @@ class Settings(BaseSettings):
     )
     media_cache_mib: int = Field(
         256, ge=0, description="Decoded images kept by content hash, so repeats skip decoding."
+    )
+    media_cache_max_image_pixels: int = Field(
+        1 << 20,
+        ge=0,
+        description="Largest decoded image the cache keeps (a JPEG decoded at about the vision "
+        "tower's size is far smaller); larger ones are decoded again when repeated.",
+    )
+    media_max_request_pixels: int = Field(
+        64_000_000, ge=64, description="Decoded pixels of one request's images; more: 413."
+    )
+    media_max_inflight_pixels: int = Field(
+        128_000_000,
+        ge=64,
+        description="Pixels being decoded across all requests at once; more: 429 + Retry-After.",
     )
     # Security (README "Security"): media fetching closed by default, limits, keys, CORS.
     media_allowed_networks: NetworkList = Field(
@@ -81,6 +101,12 @@ class Settings(BaseSettings):
     )
     media_connect_timeout_s: float = Field(3.0, gt=0, le=60)
     media_max_redirects: int = Field(3, ge=0, le=10)
+    media_fetches_per_host: int = Field(
+        8, ge=1, le=256, description="Image downloads at once from one host (scheme, host, port)."
+    )
+    media_fetches_per_request: int = Field(
+        4, ge=1, le=64, description="Image downloads at once for one request."
+    )
     media_min_image_side: int = Field(2, ge=1, description="Smallest width/height accepted.")
     media_max_aspect_ratio: float = Field(
         20.0, ge=1, description="Largest accepted ratio of an image's long side to its short."
@@ -124,7 +150,20 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(
         600.0, gt=0, description="Server-side deadline of one chat request, queueing included."
     )
+    lame_duck_s: float = Field(
+        5.0,
+        ge=0,
+        description="On SIGTERM: for this long /ready answers 503 while new requests are still "
+        "served, so load balancers stop sending first; then the drain starts.",
+    )
     drain_timeout_s: float = Field(
         30.0, ge=0, description="On SIGTERM: how long in-flight requests may take to finish."
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="A second port serving only the Prometheus metrics, never behind API keys; "
+        "unset: /metrics on the main port only.",
     )
     playground: bool = Field(True, description="Serve the web playground page at /.")

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 
+from openai.types.chat import (
+    ChatCompletionContentPartImageParam,
+    ChatCompletionContentPartParam,
+    ChatCompletionMessageParam,
+    ChatCompletionUserMessageParam,
+)
 from PIL import Image, ImageDraw
+
+# A conversation as the OpenAI SDK types it.
+Messages = Sequence[ChatCompletionMessageParam]
 
 
 def scene(width: int, height: int, seed: int) -> Image.Image:
@@ -32,11 +42,12 @@ def data_url(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
-def image_part(url: str) -> dict[str, object]:
+def image_part(url: str) -> ChatCompletionContentPartImageParam:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
-def user_message(text: str, *urls: str) -> dict[str, object]:
-    parts: list[dict[str, object]] = [image_part(url) for url in urls]
+def user_message(text: str, *urls: str) -> ChatCompletionUserMessageParam:
+    """A user turn as the OpenAI SDK types it (a plain dict at run time, for httpx too)."""
+    parts: list[ChatCompletionContentPartParam] = [image_part(url) for url in urls]
     parts.append({"type": "text", "text": text})
     return {"role": "user", "content": parts}

@@ -1,5 +1,5 @@
-"""Helpers for the operations tests: servers with their own settings, /metrics reading,
-requests long enough to be caught in flight, and a frozen engine.
+"""Helpers for the operations tests: /metrics reading, requests long enough to be caught in
+flight, and a frozen engine.
 
 Scenarios that must catch a request in flight do not race the tiny model (it finishes a long
 request in well under a second): they freeze vLLM's engine-core process (SIGSTOP) so that a
@@ -8,11 +8,9 @@ engine is the real one throughout; only its clock is held."""
 
 from __future__ import annotations
 
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,8 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import free_port, server_env, start_server, wait_ready
+from tests.support.pool import TINY_MODEL
+from tests.support.servers import RemoteServer
 
 CHAT_ROUTE = "/v1/chat/completions"
 
@@ -29,37 +28,19 @@ CHAT_ROUTE = "/v1/chat/completions"
 EVENT_TIMEOUT_S = 120.0
 
 
-@dataclass
-class ServerProcess:
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:]
+# The servers these helpers take: tests/support/servers.py (this name is kept for older tests).
+ServerProcess = RemoteServer
 
 
 @contextmanager
 def own_server(
-    tmp_path_factory: pytest.TempPathFactory, home: Path, settings: dict[str, str]
-) -> Iterator[ServerProcess]:
-    """A server of our own (LLAVA_SERVE_* settings), stopped at the end if still running."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("own-server") / "server.log"
-    env = {**server_env(), **{f"LLAVA_SERVE_{k.upper()}": v for k, v in settings.items()}}
-    process = start_server(["--port", str(port), "--home", str(home)], log_path, env)
-    server = ServerProcess(f"http://127.0.0.1:{port}", process, log_path)
-    try:
-        wait_ready(server.url, process, log_path)
+    tmp_path_factory: pytest.TempPathFactory, home: Path, settings: Mapping[str, str]
+) -> Iterator[RemoteServer]:
+    """A server with its own settings, stopped at the end (the launch_own fixture does the
+    same within the session's pool)."""
+    log_dir = tmp_path_factory.mktemp("own-server")
+    with RemoteServer({"model": TINY_MODEL, **settings}, home=home, log_dir=log_dir) as server:
         yield server
-    finally:
-        if process.poll() is None:  # SIGTERM: the server drains (idle: at once) and reaps vLLM
-            process.terminate()
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=60)
 
 
 def scrape(base_url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

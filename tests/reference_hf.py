@@ -7,6 +7,7 @@ The server's greedy output on a checkpoint is checked token for token against
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def reference_token_texts(checkpoint_dir: Path, token_ids: list[int]) -> list[st
     return [processor.tokenizer.decode([token_id]) for token_id in token_ids]
 
 
-def to_hf_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def to_hf_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """OpenAI-format messages -> the HF template format ({"type": "image"} for each image)."""
     converted = []
     for message in messages:
@@ -74,3 +75,35 @@ def to_hf_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             ]
         converted.append({"role": message["role"], "content": content})
     return converted
+
+
+def reference_text_ids(checkpoint_dir: Path, text: str) -> list[int]:
+    """A plain-text prompt's token ids, BOS included (as a completions prompt is tokenized)."""
+    _, processor = load_reference(checkpoint_dir)
+    return [int(token_id) for token_id in processor.tokenizer(text)["input_ids"]]
+
+
+def reference_greedy_continuation(
+    checkpoint_dir: Path, prompt_ids: list[int], max_new_tokens: int
+) -> list[int]:
+    """Token ids greedy decoding generates after a text-only prompt of token ids."""
+    model, _ = load_reference(checkpoint_dir)
+    input_ids = torch.tensor([prompt_ids])
+    with torch.inference_mode():
+        output = model.generate(
+            input_ids=input_ids,
+            attention_mask=torch.ones_like(input_ids),
+            do_sample=False,
+            max_new_tokens=max_new_tokens,
+        )
+    return [int(token_id) for token_id in output[0, len(prompt_ids) :]]
+
+
+def reference_prompt_logprobs(checkpoint_dir: Path, token_ids: list[int]) -> list[float]:
+    """log P(token i | tokens before it) for i = 1..len-1: what echo with logprobs reports."""
+    model, _ = load_reference(checkpoint_dir)
+    input_ids = torch.tensor([token_ids])
+    with torch.inference_mode():
+        logits = model(input_ids=input_ids).logits[0].float()
+    logprobs = torch.log_softmax(logits, dim=-1)
+    return [float(logprobs[i - 1, token_ids[i]]) for i in range(1, len(token_ids))]

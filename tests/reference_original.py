@@ -60,7 +60,8 @@ def _pixels(image: Image.Image, config: dict[str, Any], processor: Any) -> torch
     image = image.convert("RGB")
     if config.get("image_aspect_ratio") == "pad":
         image = _expand2square(image, tuple(int(x * 255) for x in processor.image_mean))
-    return processor.preprocess(image, return_tensors="pt")["pixel_values"]
+    pixels: torch.Tensor = processor.preprocess(image, return_tensors="pt")["pixel_values"]
+    return pixels
 
 
 def _project(features: torch.Tensor, kind: str, weights: dict[str, torch.Tensor]) -> torch.Tensor:

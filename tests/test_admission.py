@@ -1,12 +1,11 @@
-"""Admission control on a server with room for 2 running + 2 queued requests: a burst at three
+"""Admission control on a server with room for 2 running + 2 queued requests (the operations
+profile of tests/support/pool.py): a burst at three
 times that capacity gets, for each request, a correct completion or a 429 with Retry-After in
 the OpenAI envelope (the SDK's RateLimitError); none hangs, none gets a 5xx, none is lost."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import openai
 import pytest
@@ -16,11 +15,9 @@ from server.errors import OverloadedError
 from tests.ops_support import (
     CHAT_ROUTE,
     EVENT_TIMEOUT_S,
-    ServerProcess,
     engine_idle,
     frozen_engine,
     long_request,
-    own_server,
     scrape,
     sdk_arguments,
     short_request,
@@ -28,8 +25,11 @@ from tests.ops_support import (
     value,
     wait_for,
 )
+from tests.support.pool import OPS_MAX_RUNNING as MAX_RUNNING
+from tests.support.pool import OPS_MAX_WAITING as MAX_WAITING
+from tests.support.pool import OPS_RETRY_AFTER_S as RETRY_AFTER_S
+from tests.support.servers import RemoteServer
 
-MAX_RUNNING, MAX_WAITING, RETRY_AFTER_S = 2, 2, 3
 CAPACITY = MAX_RUNNING + MAX_WAITING
 BURST = 3 * CAPACITY
 CLIENT_TIMEOUT_S = 300.0  # "none hangs": a request still open after this fails the test
@@ -85,23 +85,10 @@ def test_a_cancelled_waiter_leaves_the_queue() -> None:
 # --- a real server with small limits -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def limited_server(
-    tmp_path_factory: pytest.TempPathFactory, home: Path, tiny_checkpoint: Path
-) -> Iterator[ServerProcess]:
-    settings = {
-        "max_running_requests": str(MAX_RUNNING),
-        "max_waiting_requests": str(MAX_WAITING),
-        "overload_retry_after_s": str(RETRY_AFTER_S),
-    }
-    with own_server(tmp_path_factory, home, settings) as server:
-        yield server
-
-
 async def _one(client: openai.AsyncOpenAI, body: dict[str, object]) -> str:
     """'ok' for a correct completion, '429' for a well-formed rejection; anything else raises."""
     try:
-        reply = await client.chat.completions.create(**sdk_arguments(body))  # type: ignore[call-overload]
+        reply = await client.chat.completions.create(**sdk_arguments(body))
     except openai.RateLimitError as error:
         assert error.status_code == 429
         assert error.response.headers["retry-after"] == str(RETRY_AFTER_S)
@@ -115,14 +102,12 @@ async def _one(client: openai.AsyncOpenAI, body: dict[str, object]) -> str:
     return "ok"
 
 
-async def _burst(server: ServerProcess, model_id: str) -> list[str]:
+async def _burst(server: RemoteServer, model_id: str) -> list[str]:
     """The whole burst at once while the engine is frozen: exactly CAPACITY requests are
     admitted (and held), the rest must be refused at once; then the engine is thawed and the
     admitted ones must complete."""
-    client = openai.AsyncOpenAI(
-        base_url=f"{server.url}/v1", api_key="unused", max_retries=0, timeout=CLIENT_TIMEOUT_S
-    )
-    with frozen_engine(server.process.pid):
+    client = server.async_client(timeout=CLIENT_TIMEOUT_S)
+    with frozen_engine(server.pid):
         burst = [asyncio.ensure_future(_one(client, long_request(model_id))) for _ in range(BURST)]
         async with asyncio.timeout(CLIENT_TIMEOUT_S):  # the refusals must not wait for the engine
             while sum(task.done() for task in burst) < BURST - CAPACITY:
@@ -137,10 +122,10 @@ async def _burst(server: ServerProcess, model_id: str) -> list[str]:
     return list(outcomes)
 
 
-def test_burst_at_three_times_capacity(limited_server: ServerProcess, model_id: str) -> None:
-    url = limited_server.url
+def test_burst_at_three_times_capacity(ops_server: RemoteServer, model_id: str) -> None:
+    url = ops_server.url
     before = scrape(url)
-    outcomes = asyncio.run(_burst(limited_server, model_id))
+    outcomes = asyncio.run(_burst(ops_server, model_id))
 
     assert len(outcomes) == BURST  # none lost: every request has its answer
     assert sorted(outcomes) == ["429"] * (BURST - CAPACITY) + ["ok"] * CAPACITY
@@ -165,10 +150,9 @@ def test_burst_at_three_times_capacity(limited_server: ServerProcess, model_id: 
     assert delta("llava_serve_request_queue_time_seconds_count") == CAPACITY
 
 
-def test_server_recovers_after_the_burst(limited_server: ServerProcess, model_id: str) -> None:
-    client = openai.OpenAI(base_url=f"{limited_server.url}/v1", api_key="unused", max_retries=0)
+def test_server_recovers_after_the_burst(ops_server: RemoteServer, model_id: str) -> None:
+    client = ops_server.client()
     replies = [
-        client.chat.completions.create(**short_request(model_id))  # type: ignore[call-overload]
-        for _ in range(CAPACITY + 1)
+        client.chat.completions.create(**short_request(model_id)) for _ in range(CAPACITY + 1)
     ]
     assert all(reply.choices[0].message.content for reply in replies)

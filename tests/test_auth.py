@@ -1,9 +1,10 @@
-"""API keys, CORS and request ids on a second real server started with keys (from a flag and a
-file) and otherwise default security settings, so it also shows that a default-configured server
-refuses loopback image URLs."""
+"""API keys, CORS and request ids, in-process (the app with keys from a flag and a file and one
+CORS origin; no engine needed), and a default-configured real server refusing loopback image
+URLs."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,12 +14,14 @@ from urllib.parse import urlsplit
 import httpx
 import openai
 import pytest
+from fastapi import FastAPI
 
 from server.api.auth import load_api_keys
 from server.errors import ConfigError
 from server.settings import Settings
-from tests.conftest import running_server
-from tests.images import data_url, encode, scene, user_message
+from tests.images import encode, scene, user_message
+from tests.support.inprocess import app_without_engine, request, sdk, served_on_a_thread
+from tests.support.servers import RemoteServer
 
 FLAG_KEYS = ["key-one-0123456789", "key-two-0123456789"]
 FILE_KEY = "key-from-file-0123456789"
@@ -26,15 +29,18 @@ ORIGIN = "https://app.example"
 
 
 @pytest.fixture(scope="module")
-def keyed_url(
-    home: Path, tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("keyed-server")
-    key_file = folder / "keys.txt"
+def keyed_app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+    key_file = tmp_path_factory.mktemp("keys") / "keys.txt"
     key_file.write_text(f"# operator keys\n{FILE_KEY}\n\n")
-    args = ["--api-keys", ",".join(FLAG_KEYS), "--api-keys-file", str(key_file)]
-    args += ["--cors-allowed-origins", ORIGIN]
-    with running_server(args, home, folder) as url:
+    return app_without_engine(
+        api_keys=FLAG_KEYS, api_keys_file=key_file, cors_allowed_origins=[ORIGIN]
+    )
+
+
+@pytest.fixture(scope="module")
+def keyed_url(keyed_app: FastAPI) -> Iterator[str]:
+    """The keyed app behind uvicorn's HTTP parser, for request lines sent exactly as written."""
+    with served_on_a_thread(keyed_app) as url:
         yield url
 
 
@@ -52,19 +58,20 @@ def raw_status(base_url: str, request_line: str, host: str | None = None) -> int
     return int(status_line.split()[1])
 
 
-def test_probes_need_no_key(keyed_url: str) -> None:
-    assert httpx.get(f"{keyed_url}/health", timeout=30).status_code == 200
-    assert httpx.get(f"{keyed_url}/ready?verbose=1", timeout=30).status_code == 200
+def test_probes_need_no_key(keyed_app: FastAPI) -> None:
+    assert request(keyed_app, "GET", "/health").status_code == 200
+    ready = request(keyed_app, "GET", "/ready?verbose=1")  # answered, though not ready here
+    assert ready.status_code == 503 and ready.json() == {"status": "not ready"}
 
 
-def test_missing_and_wrong_keys_get_401_in_the_openai_envelope(keyed_url: str) -> None:
+def test_missing_and_wrong_keys_get_401_in_the_openai_envelope(keyed_app: FastAPI) -> None:
     for headers in (
         {},
         bearer("wrong"),
         {"Authorization": "Basic a2V5LW9uZQ=="},
         {"Authorization": "Bearer"},
     ):
-        response = httpx.get(f"{keyed_url}/v1/models", headers=headers, timeout=30)
+        response = request(keyed_app, "GET", "/v1/models", headers=headers)
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == "Bearer"
         error = response.json()["error"]
@@ -72,8 +79,8 @@ def test_missing_and_wrong_keys_get_401_in_the_openai_envelope(keyed_url: str) -
 
 
 @pytest.mark.parametrize("key", [*FLAG_KEYS, FILE_KEY])
-def test_every_configured_key_works(keyed_url: str, key: str) -> None:
-    response = httpx.get(f"{keyed_url}/v1/models", headers=bearer(key), timeout=30)
+def test_every_configured_key_works(keyed_app: FastAPI, key: str) -> None:
+    response = request(keyed_app, "GET", "/v1/models", headers=bearer(key))
     assert response.status_code == 200, response.text
 
 
@@ -128,48 +135,56 @@ def test_host_header_does_not_bypass_the_key(keyed_url: str, host: str) -> None:
     assert raw_status(keyed_url, "GET /health HTTP/1.1", host=host) == 200
 
 
-def test_chat_with_a_key_through_the_sdk(keyed_url: str, model_id: str) -> None:
-    sdk = openai.OpenAI(base_url=f"{keyed_url}/v1", api_key=FLAG_KEYS[1], max_retries=0)
-    image = data_url(encode(scene(32, 32, 3)))
-    messages: list[Any] = [user_message("Hi", image)]
-    reply = sdk.chat.completions.create(model=model_id, messages=messages, max_tokens=3)
-    assert reply.choices[0].message.content is not None
-    denied = openai.OpenAI(base_url=f"{keyed_url}/v1", api_key="nope", max_retries=0)
-    with pytest.raises(openai.AuthenticationError):
-        denied.models.list()
+def test_the_sdk_sends_the_key(keyed_app: FastAPI) -> None:
+    """With a key the SDK gets past the check: the model list, and the chat route itself (which
+    answers 503 here, the model never loading in-process); without one it is refused."""
+
+    async def scenario() -> None:
+        allowed, denied = sdk(keyed_app, FLAG_KEYS[1]), sdk(keyed_app, "nope")
+        assert [model.id for model in (await allowed.models.list()).data] == ["tiny-llava-hf"]
+        messages: list[Any] = [user_message("Hi")]
+        with pytest.raises(openai.InternalServerError, match="still loading"):
+            await allowed.chat.completions.create(model="tiny-llava-hf", messages=messages)
+        with pytest.raises(openai.AuthenticationError):
+            await denied.chat.completions.create(model="tiny-llava-hf", messages=messages)
+        with pytest.raises(openai.AuthenticationError):
+            await denied.models.list()
+        await allowed.close()
+        await denied.close()
+
+    asyncio.run(scenario())
 
 
 def test_default_server_refuses_loopback_image_urls(
-    keyed_url: str, model_id: str, image_host: tuple[str, Path]
+    ops_server: RemoteServer, image_host: tuple[str, Path]
 ) -> None:
-    """No media_allowed_networks here: the local image server on 127.0.0.1 is refused."""
+    """The operations profile keeps the default media settings (no media_allowed_networks):
+    the local image server on 127.0.0.1 is refused, and so are the other loopback forms."""
     host, folder = image_host
     (folder / "auth-test.png").write_bytes(encode(scene(32, 32, 4)))
     for url in (f"{host}/auth-test.png", "http://localhost/x.png", "http://[::1]/x.png"):
-        body = {"model": model_id, "messages": [user_message("Hi", url)], "max_tokens": 2}
-        response = httpx.post(
-            f"{keyed_url}/v1/chat/completions", json=body, headers=bearer(FILE_KEY), timeout=60
-        )
+        body = {"model": "tiny-llava-hf", "messages": [user_message("Hi", url)], "max_tokens": 2}
+        response = httpx.post(f"{ops_server.url}/v1/chat/completions", json=body, timeout=60)
         assert response.status_code == 400, response.text
         assert "loopback" in response.json()["error"]["message"]
 
 
-def test_request_id_is_echoed_or_generated(keyed_url: str) -> None:
-    given = httpx.get(f"{keyed_url}/v1/models", headers={"X-Request-Id": "trace-42"}, timeout=30)
+def test_request_id_is_echoed_or_generated(keyed_app: FastAPI) -> None:
+    given = request(keyed_app, "GET", "/v1/models", headers={"X-Request-Id": "trace-42"})
     assert given.status_code == 401 and given.headers["x-request-id"] == "trace-42"
-    made = httpx.get(f"{keyed_url}/v1/models", headers=bearer(FILE_KEY), timeout=30)
+    made = request(keyed_app, "GET", "/v1/models", headers=bearer(FILE_KEY))
     assert len(made.headers["x-request-id"]) >= 16
 
 
-def test_cors_only_for_configured_origins(keyed_url: str, base_url: str) -> None:
+def test_cors_only_for_configured_origins(keyed_app: FastAPI) -> None:
     preflight = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}
-    allowed = httpx.options(f"{keyed_url}/v1/chat/completions", headers=preflight, timeout=30)
+    allowed = request(keyed_app, "OPTIONS", "/v1/chat/completions", headers=preflight)
     assert allowed.headers.get("access-control-allow-origin") == ORIGIN
     other = {**preflight, "Origin": "https://evil.example"}
-    refused = httpx.options(f"{keyed_url}/v1/chat/completions", headers=other, timeout=30)
+    refused = request(keyed_app, "OPTIONS", "/v1/chat/completions", headers=other)
     assert "access-control-allow-origin" not in refused.headers
-    # The shared server has no CORS origins configured: CORS is off.
-    off = httpx.options(f"{base_url}/v1/chat/completions", headers=preflight, timeout=30)
+    # No CORS origins configured (the default): CORS is off.
+    off = request(app_without_engine(), "OPTIONS", "/v1/chat/completions", headers=preflight)
     assert "access-control-allow-origin" not in off.headers
 
 

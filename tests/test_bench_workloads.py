@@ -4,6 +4,7 @@ no repeat measures a warm image cache."""
 from __future__ import annotations
 
 import base64
+import io
 from pathlib import Path
 
 from benchmarks.workloads import Workload, build_workloads, files_hosted
@@ -36,3 +37,26 @@ def test_a_runs_files_are_hosted_for_that_run_only(tmp_path: Path) -> None:
     with files_hosted(run, tmp_path):
         assert sorted(path.name for path in tmp_path.iterdir()) == sorted(names)
     assert not list(tmp_path.iterdir())
+
+
+def test_random_mm_sends_vllms_noise_jpegs_of_the_size_new_in_every_run(home: Path) -> None:
+    from PIL import Image
+    from vllm.tokenizers import get_tokenizer
+
+    from benchmarks.random_mm import random_mm_workloads
+    from server.model_repo import resolve_model
+    from server.model_store import ensure_local
+    from server.settings import REPO_MODEL_DIR
+
+    checkpoint = ensure_local(resolve_model("tiny-llava-hf", REPO_MODEL_DIR), home).model
+    (workload,) = random_mm_workloads(get_tokenizer(str(checkpoint)), 2, [(96, 48)], [8])
+    sent: list[bytes] = []
+    for run in range(2):
+        for request in workload.for_run(run).requests:
+            (part,) = request.multi_modal_data
+            header, _, payload = part["image_url"]["url"].partition(",")
+            assert header == "data:image/jpeg;base64"
+            jpeg = base64.b64decode(payload)
+            assert Image.open(io.BytesIO(jpeg)).size == (96, 48)
+            sent.append(jpeg)
+    assert len(set(sent)) == 4

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,20 +13,18 @@ import pytest
 
 from tests.ops_support import (
     CHAT_ROUTE,
-    ServerProcess,
     engine_idle,
     frozen_engine,
     long_request,
     metric,
-    own_server,
     scrape,
     short_request,
     value,
     wait_for,
     wait_in_engine,
 )
-
-DEADLINE_S = 0.5  # the long request needs about 1 s of engine time alone, more under load
+from tests.support.pool import DEADLINE_S
+from tests.support.servers import RemoteServer
 
 
 def _finished_sequences(base_url: str) -> float:
@@ -58,6 +54,7 @@ def test_non_streaming_disconnect_aborts_the_engine_request(
     base_url: str, base_server_pid: int, model_id: str
 ) -> None:
     aborted_before = metric(base_url, "llava_serve_aborts_total", reason="client_disconnected")
+    closed_before = metric(base_url, "llava_serve_requests_total", route=CHAT_ROUTE, status="499")
     finished_before = _finished_sequences(base_url)
 
     async def scenario() -> None:
@@ -82,6 +79,9 @@ def test_non_streaming_disconnect_aborts_the_engine_request(
             "the server to count the disconnect",
         )
     _assert_aborted_in_engine(base_url, model_id, finished_before)
+    # The access log records the request as closed by its client (nginx's 499).
+    closed = metric(base_url, "llava_serve_requests_total", route=CHAT_ROUTE, status="499")
+    assert closed == closed_before + 1
 
 
 def test_streaming_disconnect_aborts_the_engine_request(
@@ -124,16 +124,8 @@ def _hang_up_mid_stream(
             wait_for(settled, "the hang-up to be seen or the request to have finished")
 
 
-@pytest.fixture(scope="module")
-def deadline_server(
-    tmp_path_factory: pytest.TempPathFactory, home: Path, tiny_checkpoint: Path
-) -> Iterator[ServerProcess]:
-    with own_server(tmp_path_factory, home, {"request_timeout_s": str(DEADLINE_S)}) as server:
-        yield server
-
-
 def test_deadline_aborts_a_non_streaming_request(
-    deadline_server: ServerProcess, model_id: str
+    deadline_server: RemoteServer, model_id: str
 ) -> None:
     url = deadline_server.url
     finished_before = _finished_sequences(url)
@@ -147,7 +139,7 @@ def test_deadline_aborts_a_non_streaming_request(
 
 
 def test_deadline_ends_a_stream_with_an_error_event(
-    deadline_server: ServerProcess, model_id: str
+    deadline_server: RemoteServer, model_id: str
 ) -> None:
     url = deadline_server.url
     finished_before = _finished_sequences(url)

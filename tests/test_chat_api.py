@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
 
-from tests.images import data_url, encode, scene, user_message
+from tests.images import Messages, data_url, encode, scene, user_message
 from tests.reference_hf import reference_prompt_length, to_hf_messages
 
 
@@ -15,7 +17,7 @@ def png_url(seed: int, width: int = 64, height: int = 64) -> str:
     return data_url(encode(scene(width, height, seed)))
 
 
-def ask(client: openai.OpenAI, model: str, messages: list, **options: object):  # type: ignore[no-untyped-def]
+def ask(client: openai.OpenAI, model: str, messages: Messages, **options: Any) -> Any:
     return client.chat.completions.create(model=model, messages=messages, **options)
 
 
@@ -108,7 +110,7 @@ def test_two_images_in_one_message(client: openai.OpenAI, model_id: str) -> None
 
 
 def test_text_only_with_system_and_history(client: openai.OpenAI, model_id: str) -> None:
-    messages = [
+    messages: Messages = [
         {"role": "system", "content": "You are terse."},
         {"role": "user", "content": "Hello"},
         {"role": "assistant", "content": "Hi."},
@@ -156,7 +158,7 @@ def test_logprobs_with_top_logprobs(client: openai.OpenAI, model_id: str) -> Non
     )
     logprobs = reply.choices[0].logprobs
     assert logprobs is not None and logprobs.content is not None
-    assert len(logprobs.content) == reply.usage.completion_tokens  # type: ignore[union-attr]
+    assert len(logprobs.content) == reply.usage.completion_tokens
     for position in logprobs.content:
         assert position.logprob <= 0
         assert len(position.top_logprobs) == 3
@@ -204,3 +206,12 @@ def test_models_health_and_ready(client: openai.OpenAI, base_url: str, model_id:
     assert [model.id for model in models.data] == [model_id]
     assert httpx.get(f"{base_url}/health").status_code == 200
     assert httpx.get(f"{base_url}/ready").json()["status"] == "ready"
+
+
+def test_response_id_carries_the_request_id(base_url: str, model_id: str) -> None:
+    """The engine request id (also the response id) joins up with the client's X-Request-Id."""
+    body = {"model": model_id, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}
+    headers = {"X-Request-Id": "trace-42"}
+    reply = httpx.post(f"{base_url}/v1/chat/completions", json=body, headers=headers, timeout=120)
+    assert reply.status_code == 200 and reply.headers["x-request-id"] == "trace-42"
+    assert re.fullmatch(r"chatcmpl-trace-42-[0-9a-f]{8}", reply.json()["id"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.chat.conversations import CONVERSATIONS, TEMPLATE_NAMES, user_turn_text
+from server.prompts.conversations import CONVERSATIONS, TEMPLATE_NAMES, user_turn_text
 
 SYSTEM = "You are terse."
 TURNS = [user_turn_text(["What is it?"], 1, False), "A cat.", "Its colour?"]

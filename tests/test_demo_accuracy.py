@@ -1,39 +1,46 @@
 """The served demo model (the default of `llava-serve serve`) answers fresh scenes correctly:
-accuracy through the real API on a small fresh set is at least the target for every response
-type, and the served greedy tokens equal the independent reference forward of the original
+accuracy through the real API on a small fresh set is at least 95% for every response type,
+and the served greedy tokens equal the independent reference forward of the original
 architecture (tests/reference_original.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import openai
 import pytest
 
-from server.demo.evaluate import accuracy, evaluate_served, image_data_url
-from server.demo.instructions import RESPONSE_TYPES, make_sample
-from server.demo.model import prompt_text
-from server.demo.scenes import generate_scene, render_scene
+from llava_demo.eval_sets import EvalSet, eval_sets
+from llava_demo.evaluate import accuracy, evaluate_served, image_data_url
+from llava_demo.instructions import RESPONSE_TYPES, make_sample
+from llava_demo.model import prompt_text
+from llava_demo.phrasings import CANONICAL
+from llava_demo.render import render_plain
+from llava_demo.scenes import generate_scene
 from server.model_repo import resolve_model
 from server.model_store import LocalModel, ensure_local
 from server.settings import REPO_MODEL_DIR, Settings
-from tests.conftest import running_server
 from tests.reference_original import reference_greedy, token_texts
+from tests.support.servers import RemoteServer
 
-TARGET = 95.0
+# What the demo model promises per response type (README, docs/demo-model.md).
+MIN_ACCURACY = 95.0
 # Fresh seeds: training uses 0..scenes-1, `eval-demo` 1_000_000 up; this set is its own.
 SEED_BASE = 2_000_000
 SCENES = 20
+# What the committed checkpoint was trained on: plain 48x48 pictures, one phrasing per form.
+PLAIN = EvalSet("plain pictures, one phrasing per form", render_plain, CANONICAL)
+# The varied sets (eval-demo's columns) need a checkpoint trained on the varied data.
+FLOOR = 85.0
+NOT_YET = pytest.mark.xfail(
+    strict=True,
+    reason="the committed checkpoint predates the varied training data (docs/demo-model.md)",
+)
 MAX_TOKENS = 48
 EOS_ID = 2  # </s>, as in every project tokenizer (server/checkpoints/tokenizer.py)
 
 
 @pytest.fixture(scope="module")
-def demo_url(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log_dir = tmp_path_factory.mktemp("demo-server")
-    with running_server(["--model", "llava-demo"], home, log_dir) as url:
-        yield url
+def demo_url(demo_server: RemoteServer) -> str:
+    return demo_server.url
 
 
 def test_the_demo_model_is_the_default() -> None:
@@ -42,7 +49,8 @@ def test_the_demo_model_is_the_default() -> None:
 
 @pytest.fixture(scope="module")
 def fresh_table(demo_url: str) -> tuple[dict[str, float], list[tuple[str, str, str]]]:
-    graded = evaluate_served(demo_url, SCENES, SEED_BASE, concurrency=4)
+    # The OpenAI clients' base URL, /v1 included, as a user would pass it to eval-demo.
+    graded = evaluate_served(f"{demo_url}/v1", SCENES, SEED_BASE, concurrency=4, sets=[PLAIN])
     wrong = [(g.sample.question, g.answer, g.sample.answer) for g in graded if not g.correct]
     return accuracy(graded), wrong
 
@@ -51,21 +59,21 @@ def test_the_served_model_answers_from_the_picture(
     fresh_table: tuple[dict[str, float], list[tuple[str, str, str]]],
 ) -> None:
     """Far above what the words alone give (stage 1 only: about 1%): the model sees. The
-    committed model meets the 95% target (below); these floors say whether a retrained one
-    sees at all, whatever its score."""
+    committed model reaches 95% (below); these floors say whether a retrained one sees at
+    all, whatever its score."""
     table, wrong = fresh_table
     assert table["detail"] >= 90.0, (table, wrong)
     assert all(table[kind] >= 50.0 for kind in RESPONSE_TYPES), (table, wrong)
 
 
-# The issue's target, per response type; the committed model gives 99.7 / 100 / 99.3 % on
-# eval-demo's 300 scenes (docs/demo-model.md).
-def test_accuracy_on_fresh_scenes_meets_the_target(
+# Per response type; the committed model gives 99.7 / 100 / 99.3 % on eval-demo's 300 scenes
+# (docs/demo-model.md).
+def test_accuracy_on_fresh_scenes_is_at_least_95_percent(
     fresh_table: tuple[dict[str, float], list[tuple[str, str, str]]],
 ) -> None:
     table, wrong = fresh_table
     for kind in RESPONSE_TYPES:
-        assert table[kind] >= TARGET, (kind, table, wrong)
+        assert table[kind] >= MIN_ACCURACY, (kind, table, wrong)
 
 
 @pytest.mark.parametrize("seed", [SEED_BASE + 100, SEED_BASE + 101])
@@ -75,10 +83,10 @@ def test_served_tokens_equal_the_reference_forward(demo_url: str, seed: int, kin
     local: LocalModel = ensure_local(spec, REPO_MODEL_DIR)
     assert local.vision_tower is not None
     scene = generate_scene(seed)
-    question = make_sample(scene, kind).question
+    question = make_sample(scene, kind, book=CANONICAL).question
     client = openai.OpenAI(base_url=f"{demo_url}/v1", api_key="unused", max_retries=0)
     content: list[dict[str, object]] = [
-        {"type": "image_url", "image_url": {"url": image_data_url(scene)}},
+        {"type": "image_url", "image_url": {"url": image_data_url(scene, render_plain)}},
         {"type": "text", "text": question},
     ]
     reply = client.chat.completions.create(
@@ -91,8 +99,8 @@ def test_served_tokens_equal_the_reference_forward(demo_url: str, seed: int, kin
     expected, _ = reference_greedy(
         local.model,
         local.vision_tower,
-        prompt_text(question, spec.image_placement == "after_text"),
-        [render_scene(scene)],
+        prompt_text([question], spec.image_placement == "after_text"),
+        [render_plain(scene)],
         MAX_TOKENS,
     )
     logprobs = reply.choices[0].logprobs
@@ -105,3 +113,47 @@ def test_served_tokens_equal_the_reference_forward(demo_url: str, seed: int, kin
         texts = texts[:-1]
         served = served[: len(texts)] if len(served) == len(texts) + 1 else served
     assert served == texts
+
+
+@NOT_YET
+@pytest.mark.parametrize("set_name", ["held-out phrasings", "second renderer", "follow-up turn"])
+def test_the_served_model_follows_people_not_only_its_generator(
+    demo_url: str, set_name: str
+) -> None:
+    """A small sample of eval-demo's columns, each above a floor."""
+    chosen = [eval_set for eval_set in eval_sets() if eval_set.name == set_name]
+    graded = evaluate_served(demo_url, 10, SEED_BASE + 500, concurrency=4, sets=chosen)
+    table = accuracy(graded)
+    wrong = [(g.sample.turns, g.answer) for g in graded if not g.correct]
+    assert table["overall"] >= FLOOR, (table, wrong[:5])
+
+
+def test_answers_start_without_a_space_in_full_and_streamed_responses(demo_url: str) -> None:
+    """The entry's strip_leading_space: the text as the authors' serving code gives it, the
+    same whether streamed or not (the tokens keep their space: see the reference test)."""
+    scene = generate_scene(SEED_BASE + 7)
+    client = openai.OpenAI(base_url=f"{demo_url}/v1", api_key="unused", max_retries=0)
+    content: list[dict[str, object]] = [
+        {"type": "image_url", "image_url": {"url": image_data_url(scene, render_plain)}},
+        {"type": "text", "text": make_sample(scene, "conversation", book=CANONICAL).question},
+    ]
+    messages = [{"role": "user", "content": content}]
+    full = client.chat.completions.create(
+        model="llava-demo",
+        messages=messages,  # type: ignore[arg-type]
+        max_tokens=MAX_TOKENS,
+        temperature=0,
+    )
+    text = str(full.choices[0].message.content)
+    assert text and not text[0].isspace()
+    stream = client.chat.completions.create(
+        model="llava-demo",
+        messages=messages,  # type: ignore[arg-type]
+        max_tokens=MAX_TOKENS,
+        temperature=0,
+        stream=True,
+    )
+    assert (
+        "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)  # type: ignore[union-attr]
+        == text
+    )

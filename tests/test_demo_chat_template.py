@@ -5,8 +5,8 @@ from __future__ import annotations
 import jinja2
 import pytest
 
-from server.chat.conversations import CONVERSATIONS, user_turn_text
-from server.demo.chat_template import llava_v0_template
+from llava_demo.chat_template import llava_v0_template
+from server.prompts.conversations import CONVERSATIONS, user_turn_text
 
 IMAGE = {"type": "image_url", "image_url": {"url": "data:,"}}
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from server.demo.evaluate import Graded, form_table
-from server.demo.forms import question_form
-from server.demo.instructions import Sample, make_sample
-from server.demo.scenes import generate_scene
+from llava_demo.eval_sets import Graded
+from llava_demo.eval_tables import form_table
+from llava_demo.forms import question_form
+from llava_demo.instructions import Sample, make_sample
+from llava_demo.scenes import generate_scene
 
 EXPECTED_CONVERSATION_FORMS = {
     "count all objects",
@@ -17,6 +18,7 @@ EXPECTED_CONVERSATION_FORMS = {
     "where is an object",
     "presence (yes)",
     "presence (no)",
+    "out of world",
 }
 EXPECTED_REASONING_FORMS = {
     "further left / right",
@@ -39,31 +41,26 @@ def test_each_type_has_its_forms() -> None:
     assert _forms_of("detail") == {"detail"}
 
 
-def test_forms_are_told_apart_by_wording() -> None:
-    assert question_form(Sample("conversation", "What colour is the circle?", "")) == (
-        "colour of a shape"
+def test_presence_is_split_by_its_true_answer() -> None:
+    yes = Sample(
+        "conversation", "Do you see a red disc?", "Yes, there is a red circle.", "presence"
     )
-    assert question_form(
-        Sample("conversation", "What colour is the object at the center?", "")
-    ) == ("colour at a position")
-    assert question_form(Sample("reasoning", "How many objects are not squares?", "")) == (
-        "count objects not of a shape"
-    )
-    no = Sample(
-        "conversation", "Is there a red circle in the image?", "No, there is no red circle."
-    )
-    assert question_form(no) == "presence (no)"
+    no = Sample("conversation", "Is there a red circle?", "No, there is no red circle.", "presence")
+    assert (question_form(yes), question_form(no)) == ("presence (yes)", "presence (no)")
 
 
 def test_form_table_counts_right_answers_per_form() -> None:
     scene = generate_scene(0)
     yes = Sample(
-        "conversation", "Is there a red circle in the image?", "Yes, there is a red circle."
+        "conversation",
+        "Is there a red circle in the image?",
+        "Yes, there is a red circle.",
+        "presence",
     )
     graded = [
         Graded(scene, yes, "Yes, there is a red circle."),
         Graded(scene, yes, "No, there is no red circle."),
-        Graded(scene, Sample("detail", "Describe the image in detail.", "x."), "x."),
+        Graded(scene, Sample("detail", "Describe the image in detail.", "x.", "detail"), "x."),
     ]
     rows = form_table(graded).splitlines()[2:]
     assert rows == [

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
-from server.demo.instructions import BUILDERS, RESPONSE_TYPES, make_sample
-from server.demo.scenes import CANVAS, MAX_OBJECTS, POSITIONS, generate_scene, render_scene
-from server.demo.scoring import is_correct
+from llava_demo.instructions import BUILDERS, RESPONSE_TYPES, make_sample
+from llava_demo.render import render_scene
+from llava_demo.scenes import MAX_OBJECTS, POSITIONS, generate_scene
+from llava_demo.scoring import is_correct
 
 
 def _digest(seed: int) -> str:
@@ -37,15 +38,6 @@ def test_grammar_holds() -> None:
         kinds = [(obj.colour, obj.shape) for obj in scene.objects]
         assert len(set(kinds)) == len(kinds), "colour + shape names one object"
         assert all(obj.position in POSITIONS for obj in scene.objects)
-        assert render_scene(scene).size == (CANVAS, CANVAS)
-
-
-def test_objects_are_drawn_in_their_cells() -> None:
-    scene = generate_scene(3)
-    image = render_scene(scene)
-    for obj in scene.objects:
-        centre = (obj.column * 16 + 8, obj.row * 16 + 9)
-        assert image.getpixel(centre) != (255, 255, 255)
 
 
 def test_scorer_checks_key_words() -> None:

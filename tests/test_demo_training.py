@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 import torch
 from safetensors.torch import load_file
+from transformers import PreTrainedTokenizerFast
 
-from server.demo.batches import IGNORE, Batch, Batcher, batch_loss, row_embeddings
-from server.demo.model import DemoLlava, DemoShape, build_tokenizer
-from server.demo.scenes import generate_scene
-from server.demo.train import TrainConfig, train_demo
+from llava_demo.batches import IGNORE, Batch, Batcher, batch_loss, row_embeddings
+from llava_demo.config import TrainConfig
+from llava_demo.model import DemoLlava, DemoShape, build_tokenizer
+from llava_demo.scenes import Scene, generate_scene
+from llava_demo.train import train_demo
 from server.model_repo import resolve_model
 
 TINY_RUN: dict[str, Any] = {
@@ -28,7 +30,25 @@ TINY_RUN: dict[str, Any] = {
     "batch_size": 4,
     "eval_scenes": 4,
     "threads": 1,
+    # A one-layer decoder: what these tests check does not depend on the model's size, and the
+    # untrained models' offline evaluations generate to their token limit.
+    "text_layers": 1,
+    "text_hidden": 64,
+    "text_head_dim": 32,
 }
+# The same small decoder for the loss tests (the vision side keeps its size: the features are
+# random here).
+SMALL = DemoShape(text_hidden=64, text_layers=1, text_intermediate=128, text_head_dim=32)
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> PreTrainedTokenizerFast:
+    return build_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def scenes() -> list[Scene]:
+    return [generate_scene(seed) for seed in range(16)]
 
 
 @pytest.fixture(scope="module")
@@ -128,15 +148,13 @@ def full_rows_loss(model: DemoLlava, batch: Batch, features: torch.Tensor) -> to
     ],
 )
 def test_shared_prefix_loss_and_gradients_equal_the_full_rows(
-    kind: str, question_first: float
+    kind: str, question_first: float, tokenizer: PreTrainedTokenizerFast, scenes: list[Scene]
 ) -> None:
     """batch_loss computes the system prefix once for all rows: exact up to float rounding."""
     torch.manual_seed(0)
-    tokenizer = build_tokenizer()
-    scenes = [generate_scene(seed) for seed in range(16)]
-    model = DemoLlava(tokenizer, DemoShape())
-    features = torch.randn(len(scenes), DemoShape().image_tokens, DemoShape().vision_hidden)
-    batch = Batcher(tokenizer, scenes, DemoShape().image_tokens, question_first).sample_batch(
+    model = DemoLlava(tokenizer, SMALL)
+    features = torch.randn(len(scenes), SMALL.image_tokens, SMALL.vision_hidden)
+    batch = Batcher(tokenizer, scenes, SMALL.image_tokens, question_first).sample_batch(
         [kind], [1.0], 6, random.Random(0)
     )
     grads = []
@@ -162,10 +180,10 @@ def test_shared_prefix_loss_and_gradients_equal_the_full_rows(
 @pytest.mark.parametrize(
     ("question_first", "turn"), [(0.0, r"<image>\n[^<]+"), (1.0, r"[^<]+\n<image>")]
 )
-def test_rows_hold_the_image_where_the_prompt_puts_it(question_first: float, turn: str) -> None:
+def test_rows_hold_the_image_where_the_prompt_puts_it(
+    question_first: float, turn: str, tokenizer: PreTrainedTokenizerFast, scenes: list[Scene]
+) -> None:
     """Prefix + row, the image's positions shown as one <image>, read as the llava_v0 prompt."""
-    tokenizer = build_tokenizer()
-    scenes = [generate_scene(seed) for seed in range(16)]
     batcher = Batcher(tokenizer, scenes, DemoShape().image_tokens, question_first)
     batch = batcher.sample_batch(["conversation"], [1.0], 6, random.Random(0))
     for row in range(6):

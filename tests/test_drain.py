@@ -1,12 +1,12 @@
 """SIGTERM under load: /ready turns 503 at once, new requests are refused, the running and the
-queued requests all finish, then the process exits 0 and leaves no child process behind."""
+queued requests all finish, then the process exits 0 and leaves no child process behind. The
+server is the operations profile's (2 running + 2 queued), after its other users are done."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,8 @@ import pytest
 from tests.ops_support import (
     CHAT_ROUTE,
     EVENT_TIMEOUT_S,
-    ServerProcess,
     frozen_engine,
     long_request,
-    own_server,
     scrape,
     sdk_arguments,
     short_request,
@@ -29,22 +27,9 @@ from tests.ops_support import (
     value,
     wait_for,
 )
-
-# One running, three queued: every slot taken when the SIGTERM comes.
-MAX_RUNNING, MAX_WAITING = 1, 3
-
-
-@pytest.fixture(scope="module")
-def draining_server(
-    tmp_path_factory: pytest.TempPathFactory, home: Path, tiny_checkpoint: Path
-) -> Iterator[ServerProcess]:
-    settings = {
-        "max_running_requests": str(MAX_RUNNING),
-        "max_waiting_requests": str(MAX_WAITING),
-        "drain_timeout_s": str(EVENT_TIMEOUT_S),
-    }
-    with own_server(tmp_path_factory, home, settings) as server:
-        yield server
+from tests.support.pool import OPS_MAX_RUNNING as MAX_RUNNING
+from tests.support.pool import OPS_MAX_WAITING as MAX_WAITING
+from tests.support.servers import RemoteServer
 
 
 async def _complete(client: openai.AsyncOpenAI, body: dict[str, Any]) -> list[str | None]:
@@ -60,12 +45,12 @@ def _refusal_while_draining(url: str, model_id: str) -> dict[str, Any]:
     return error
 
 
-async def _scenario(server: ServerProcess, model_id: str) -> None:
+async def _scenario(server: RemoteServer, model_id: str) -> None:
     url = server.url
-    client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+    client = server.async_client()
     # Frozen, the engine holds the running request and the queue stays full while the
     # drain is checked; thawed, all four must finish in full before the process exits.
-    with frozen_engine(server.process.pid):
+    with frozen_engine(server.pid):
         # Not streamed: parsing 32 streams of 480 chunks would starve this test's polling.
         bodies = [long_request(model_id) for _ in range(MAX_RUNNING + MAX_WAITING)]
         in_flight = [asyncio.ensure_future(_complete(client, body)) for body in bodies]
@@ -92,22 +77,28 @@ async def _scenario(server: ServerProcess, model_id: str) -> None:
         assert reasons == ["length"] * 8
 
 
+@pytest.mark.takes_server("ops")
 def test_sigterm_drains_in_flight_requests_then_exits_0(
-    draining_server: ServerProcess, model_id: str
+    taken_server: RemoteServer, model_id: str
 ) -> None:
-    children = psutil.Process(draining_server.process.pid).children(recursive=True)
+    children = psutil.Process(taken_server.pid).children(recursive=True)
     assert children, "vLLM's engine-core process should be a child of the server"
-    asyncio.run(_scenario(draining_server, model_id))
-    assert draining_server.process.wait(timeout=EVENT_TIMEOUT_S) == 0, draining_server.log()
-    assert "drained; shutting down" in draining_server.log()
+    log_before = taken_server.log_path.stat().st_size  # earlier tests' lines are not this one's
+    asyncio.run(_scenario(taken_server, model_id))
+    assert taken_server.process.wait(timeout=EVENT_TIMEOUT_S) == 0, taken_server.log()
+    assert "drained; shutting down" in taken_server.log()
     _, alive = psutil.wait_procs(children, timeout=EVENT_TIMEOUT_S)
     assert not alive, f"child processes left behind: {alive}"
-    _assert_json_access_log(draining_server.log_path, completed=MAX_RUNNING + MAX_WAITING)
+    _assert_json_access_log(taken_server.log_path, log_before, MAX_RUNNING + MAX_WAITING)
 
 
-def _assert_json_access_log(log_path: Path, completed: int) -> None:
-    """The access log is JSON lines with the request id: the completed chats, 1 refused."""
-    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line[:1] == "{"]
+def _assert_json_access_log(log_path: Path, start: int, completed: int) -> None:
+    """The access log from byte `start` on is JSON lines with the request id: the completed
+    chats, 1 refused."""
+    with log_path.open("rb") as log:
+        log.seek(start)
+        text = log.read().decode(errors="replace")
+    lines = [json.loads(line) for line in text.splitlines() if line[:1] == "{"]
     chats = [
         line
         for line in lines

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import psutil
@@ -15,24 +13,15 @@ import pytest
 from tests.ops_support import (
     CHAT_ROUTE,
     EVENT_TIMEOUT_S,
-    ServerProcess,
     frozen_engine,
     long_request,
-    own_server,
     wait_for,
     wait_in_engine,
 )
+from tests.support.servers import RemoteServer
 
 
-@pytest.fixture(scope="module")
-def doomed_server(
-    tmp_path_factory: pytest.TempPathFactory, home: Path, tiny_checkpoint: Path
-) -> Iterator[ServerProcess]:
-    with own_server(tmp_path_factory, home, {}) as server:
-        yield server
-
-
-def _health_seen_503(server: ServerProcess) -> bool:
+def _health_seen_503(server: RemoteServer) -> bool:
     assert server.process.poll() is None, "the server exited before /health answered 503"
     try:
         return httpx.get(f"{server.url}/health", timeout=5).status_code == 503
@@ -40,11 +29,13 @@ def _health_seen_503(server: ServerProcess) -> bool:
         return False
 
 
+# The tiny profile's server, after all its other users: nothing else needs it afterwards.
+@pytest.mark.takes_server("tiny")
 def test_engine_death_turns_health_503_and_exits_non_zero(
-    doomed_server: ServerProcess, model_id: str
+    taken_server: RemoteServer, model_id: str
 ) -> None:
-    url = doomed_server.url
-    children = psutil.Process(doomed_server.process.pid).children(recursive=True)
+    url = taken_server.url
+    children = psutil.Process(taken_server.pid).children(recursive=True)
     answers: list[httpx.Response | Exception] = []
 
     def in_flight() -> None:
@@ -56,13 +47,13 @@ def test_engine_death_turns_health_503_and_exits_non_zero(
             answers.append(error)
 
     # Frozen, the engine cannot finish the request before it is killed.
-    with frozen_engine(doomed_server.process.pid) as core:
+    with frozen_engine(taken_server.pid) as core:
         worker = threading.Thread(target=in_flight, daemon=True)
         worker.start()
         wait_in_engine(url)
         core.send_signal(signal.SIGKILL)
 
-    wait_for(lambda: _health_seen_503(doomed_server), "/health to turn 503")
+    wait_for(lambda: _health_seen_503(taken_server), "/health to turn 503")
     assert httpx.get(f"{url}/ready").status_code == 503
     worker.join(timeout=EVENT_TIMEOUT_S)
     assert not worker.is_alive(), "the in-flight request hung after the engine died"
@@ -71,7 +62,7 @@ def test_engine_death_turns_health_503_and_exits_non_zero(
     assert answer.status_code == 503
     assert answer.json()["error"]["type"] == "service_unavailable"
 
-    assert doomed_server.process.wait(timeout=EVENT_TIMEOUT_S) != 0
-    assert "the vLLM engine died" in doomed_server.log()
+    assert taken_server.process.wait(timeout=EVENT_TIMEOUT_S) != 0
+    assert "the vLLM engine died" in taken_server.log()
     _, alive = psutil.wait_procs(children, timeout=EVENT_TIMEOUT_S)
     assert not alive, f"child processes left behind: {alive}"

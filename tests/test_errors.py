@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import httpx
 import openai
 import pytest
 
 from tests.images import data_url, encode, scene, user_message
+from tests.support.inprocess import app_without_engine, request
 
 GOOD_IMAGE = data_url(encode(scene(48, 48, 1)))
 
@@ -19,9 +21,9 @@ def post(base_url: str, body: object) -> httpx.Response:
     return httpx.post(f"{base_url}/v1/chat/completions", json=body, timeout=60)
 
 
-def assert_envelope(reply: httpx.Response, status: int, *words: str) -> dict[str, object]:
+def assert_envelope(reply: httpx.Response, status: int, *words: str) -> dict[str, Any]:
     assert reply.status_code == status, reply.text
-    error = reply.json()["error"]
+    error: dict[str, Any] = reply.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
     for word in words:
         assert word in error["message"], error["message"]
@@ -84,8 +86,8 @@ def test_too_many_images_is_400(client: openai.OpenAI, model_id: str, base_url: 
 def test_typed_image_placeholder_is_plain_text(
     client: openai.OpenAI, model_id: str, base_url: str
 ) -> None:
-    """A literal <image> typed without an image is text, not an image slot (issue 4; the exact
-    tokens are checked in tests/test_hostile_inputs.py)."""
+    """A literal <image> typed without an image is text, not an image slot (the exact tokens
+    are checked in tests/test_hostile_inputs.py)."""
     request = body(model_id, messages=[user_message("look <image> here")], max_tokens=2)
     assert post(base_url, request).status_code == 200
     assert_still_serves(client, model_id)
@@ -106,8 +108,9 @@ def test_typed_image_placeholder_is_plain_text(
         ("presence_penalty", 9, ["presence_penalty"]),
         ("stop", ["a", "b", "c", "d", "e"], ["at most 4"]),
         ("messages", [], ["messages"]),
-        ("tools", [{"type": "function"}], ["Unsupported parameter", "'tools'"]),
-        ("response_format", {"type": "json_object"}, ["'response_format'"]),
+        ("tools", [{"type": "function"}], ["'tools.0.function'", "Field required"]),
+        ("response_format", {"type": "xml"}, ["'response_format'", "'xml'"]),
+        ("use_beam_search", True, ["Unsupported parameter", "'use_beam_search'"]),
     ],
 )
 def test_bad_parameter_is_400(
@@ -162,5 +165,5 @@ def test_prompt_longer_than_context_is_400_with_numbers(
     assert_still_serves(client, model_id)
 
 
-def test_unknown_route_is_404_envelope(base_url: str) -> None:
-    assert_envelope(httpx.get(f"{base_url}/v1/nothing-here"), 404)
+def test_unknown_route_is_404_envelope() -> None:
+    assert_envelope(request(app_without_engine(), "GET", "/v1/nothing-here"), 404)

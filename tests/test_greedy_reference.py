@@ -4,13 +4,13 @@ checkpoint (float32), images and conversation, token for token."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionSystemMessageParam
 from PIL import Image
 
-from tests.images import data_url, encode, scene, user_message
+from tests.images import Messages, data_url, encode, scene, user_message
 from tests.reference_hf import (
     reference_greedy_ids,
     reference_prompt_length,
@@ -21,18 +21,21 @@ from tests.reference_hf import (
 MAX_TOKENS = 16
 
 
-def case_one_square() -> tuple[list[dict[str, Any]], list[Image.Image]]:
+def case_one_square() -> tuple[Messages, list[Image.Image]]:
     image = scene(64, 64, 21)
     return [user_message("What colour is the ball?", data_url(encode(image)))], [image]
 
 
-def case_non_square_with_system() -> tuple[list[dict[str, Any]], list[Image.Image]]:
+def case_non_square_with_system() -> tuple[Messages, list[Image.Image]]:
     image = scene(100, 60, 22)
-    system = {"role": "system", "content": "Answer in one short sentence."}
+    system: ChatCompletionSystemMessageParam = {
+        "role": "system",
+        "content": "Answer in one short sentence.",
+    }
     return [system, user_message("Describe the image.", data_url(encode(image)))], [image]
 
 
-def case_two_images() -> tuple[list[dict[str, Any]], list[Image.Image]]:
+def case_two_images() -> tuple[Messages, list[Image.Image]]:
     first, second = scene(37, 90, 23), scene(80, 80, 24)
     message = user_message(
         "Which one is brighter?", data_url(encode(first)), data_url(encode(second))
@@ -40,7 +43,7 @@ def case_two_images() -> tuple[list[dict[str, Any]], list[Image.Image]]:
     return [message], [first, second]
 
 
-def case_multi_turn() -> tuple[list[dict[str, Any]], list[Image.Image]]:
+def case_multi_turn() -> tuple[Messages, list[Image.Image]]:
     image = scene(72, 48, 25)
     return [
         user_message("What is this?", data_url(encode(image))),

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from server.api.auth import bearer_token, key_matches
-from server.chat.prompt import PromptBuilder
 from server.chat.schemas import ChatMessage
 from server.errors import BadRequestError, PayloadTooLargeError
 from server.media import guard
@@ -28,6 +27,7 @@ from server.media.guard import (
     parse_numeric_ipv4,
     resolve_checked,
 )
+from server.prompts.hf import HfPromptBuilder
 from tests.images import data_url, encode, scene
 
 LOOPBACK_ONLY = MediaPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),))
@@ -209,11 +209,11 @@ def test_decode_accepts_each_allowed_format_first_frame() -> None:
     for fmt, mime in (("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp")):
         data = encode(scene(40, 30, 2), fmt)
         assert sniff_format(data) == fmt and image_format(data, mime) == fmt
-        assert decode_image(data, mime, LIMITS).size == (40, 30)
+        assert decode_image(data, mime, LIMITS).image.size == (40, 30)
     frames = [scene(20, 20, seed) for seed in (3, 4)]
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
-    assert decode_image(buffer.getvalue(), "image/gif", LIMITS).size == (20, 20)
+    assert decode_image(buffer.getvalue(), "image/gif", LIMITS).image.size == (20, 20)
 
 
 def test_data_url_media_type_and_caps() -> None:
@@ -266,7 +266,7 @@ def test_api_key_compare_and_bearer_parsing() -> None:
 
 def test_typed_special_tokens_never_become_special_ids(tiny_checkpoint: Path) -> None:
     """Image slots come only from image parts; a typed <image> or </s> is plain text."""
-    builder = PromptBuilder.for_hf_checkpoint(tiny_checkpoint, None)
+    builder = HfPromptBuilder.for_hf_checkpoint(tiny_checkpoint, None)
     tokenizer = builder.tokenizer
     image_id = tokenizer.convert_tokens_to_ids("<image>")
     eos_id = tokenizer.convert_tokens_to_ids("</s>")
@@ -283,7 +283,7 @@ def test_typed_special_tokens_never_become_special_ids(tiny_checkpoint: Path) ->
 def test_text_parts_never_join_into_a_special_token(tiny_checkpoint: Path) -> None:
     """The template writes an assistant's text parts back to back: "</" + "s>" must stay the
     four characters, not become the </s> id (only the template's turn end is one)."""
-    builder = PromptBuilder.for_hf_checkpoint(tiny_checkpoint, None)
+    builder = HfPromptBuilder.for_hf_checkpoint(tiny_checkpoint, None)
     tokenizer = builder.tokenizer
     eos_id = tokenizer.convert_tokens_to_ids("</s>")
 

@@ -22,7 +22,7 @@ from server.api.http_protocol import MAX_HEADER_BYTES
 from server.model_repo import resolve_model
 from server.serve import uvicorn_config
 from server.settings import REPO_MODEL_DIR, Settings
-from tests.conftest import free_port
+from tests.support.servers import free_port
 
 START_TIMEOUT_S = 60.0
 

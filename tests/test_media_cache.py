@@ -5,14 +5,15 @@ from __future__ import annotations
 from PIL import Image
 
 from server.media.cache import DecodedImageCache, content_key
+from server.media.decode import DecodedImage
 
 
-def image(side: int) -> Image.Image:
-    return Image.new("RGB", (side, side))
+def image(side: int) -> DecodedImage:
+    return DecodedImage(Image.new("RGB", (side, side)), "PNG")
 
 
 def test_content_key_is_stable_and_discriminating() -> None:
-    assert content_key(b"abc") == content_key("abc")
+    assert content_key(b"abc") == content_key(b"abc")
     assert content_key(b"abc") != content_key(b"abd")
 
 

@@ -11,9 +11,10 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai.types import CompletionUsage
 
-from server.chat.prompt import hf_tokens_per_image
 from server.logging_setup import REQUEST_ID, JsonFormatter, RequestIdFilter
+from server.prompts.hf import hf_tokens_per_image
 from tests.images import data_url, encode, scene, user_message
 from tests.ops_support import (
     CHAT_ROUTE,
@@ -25,6 +26,7 @@ from tests.ops_support import (
     value,
     wait_for,
 )
+from tests.support.inprocess import app_without_engine, request
 
 
 def test_metrics_endpoint_is_prometheus_text(base_url: str) -> None:
@@ -51,10 +53,44 @@ def test_counters_and_histograms_move_with_requests(
     # Images no other test sends: a repeat would be a cache hit, not a decode.
     (folder / "metrics.png").write_bytes(encode(scene(48, 48, 903)))
     before = scrape(base_url)
+    first, second = _two_chats_and_a_404(client, model_id, f"{host}/metrics.png")
+    after = scrape(base_url)
 
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    chat_ok = {"route": CHAT_ROUTE, "status": "200"}
+    assert delta("llava_serve_requests_total", **chat_ok) == 2
+    assert delta("llava_serve_requests_total", route=CHAT_ROUTE, status="404") == 1
+    assert delta("llava_serve_request_duration_seconds_count", route=CHAT_ROUTE) == 3
+    assert delta("llava_serve_request_duration_seconds_sum", route=CHAT_ROUTE) > 0
+    prompt = first.prompt_tokens + second.prompt_tokens
+    completion = first.completion_tokens + second.completion_tokens
+    assert delta("llava_serve_prompt_tokens_total") == prompt
+    assert delta("llava_serve_completion_tokens_total") == completion
+    assert delta("llava_serve_image_tokens_total") == 2 * hf_tokens_per_image(tiny_checkpoint)
+    assert delta("llava_serve_time_to_first_token_seconds_count") == 2
+    assert delta("llava_serve_time_to_first_token_seconds_sum") > 0
+    multi_token = sum(u.completion_tokens > 1 for u in (first, second))
+    assert delta("llava_serve_time_per_output_token_seconds_count") == multi_token
+    assert delta("llava_serve_images_total", source="data", outcome="ok") == 1
+    assert delta("llava_serve_images_total", source="http", outcome="ok") == 1
+    assert delta("llava_serve_image_fetch_seconds_count", source="http") == 1
+    assert delta("llava_serve_image_decode_seconds_count") == 2
+    assert delta("llava_serve_request_queue_time_seconds_count") == 3
+    assert value(after, "llava_serve_requests_running") == 0
+    assert value(after, "llava_serve_requests_waiting") == 0
+    assert value(after, "llava_serve_engine_alive") == 1
+
+
+def _two_chats_and_a_404(
+    client: openai.OpenAI, model_id: str, image_url: str
+) -> tuple[CompletionUsage, CompletionUsage]:
+    """A chat with a data-URL image, a streamed one with an http image, one unknown model;
+    the usage of the two chats."""
     first = client.chat.completions.create(
         model=model_id,
-        messages=[user_message("Describe.", data_url(encode(scene(64, 64, 901))))],  # type: ignore[list-item]
+        messages=[user_message("Describe.", data_url(encode(scene(64, 64, 901))))],
         max_tokens=8,
         temperature=1.0,
         seed=3,
@@ -62,7 +98,7 @@ def test_counters_and_histograms_move_with_requests(
     chunks = list(
         client.chat.completions.create(
             model=model_id,
-            messages=[user_message("And this?", f"{host}/metrics.png")],  # type: ignore[list-item]
+            messages=[user_message("And this?", image_url)],
             max_tokens=8,
             temperature=1.0,
             seed=4,
@@ -76,33 +112,7 @@ def test_counters_and_histograms_move_with_requests(
         client.chat.completions.create(
             model="no-such-model", messages=[{"role": "user", "content": "hi"}], max_tokens=1
         )
-    after = scrape(base_url)
-
-    def delta(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
-
-    chat_ok = {"route": CHAT_ROUTE, "status": "200"}
-    assert delta("llava_serve_requests_total", **chat_ok) == 2
-    assert delta("llava_serve_requests_total", route=CHAT_ROUTE, status="404") == 1
-    assert delta("llava_serve_request_duration_seconds_count", route=CHAT_ROUTE) == 3
-    assert delta("llava_serve_request_duration_seconds_sum", route=CHAT_ROUTE) > 0
-    prompt = first.usage.prompt_tokens + second.prompt_tokens
-    completion = first.usage.completion_tokens + second.completion_tokens
-    assert delta("llava_serve_prompt_tokens_total") == prompt
-    assert delta("llava_serve_completion_tokens_total") == completion
-    assert delta("llava_serve_image_tokens_total") == 2 * hf_tokens_per_image(tiny_checkpoint)
-    assert delta("llava_serve_time_to_first_token_seconds_count") == 2
-    assert delta("llava_serve_time_to_first_token_seconds_sum") > 0
-    multi_token = sum(u.completion_tokens > 1 for u in (first.usage, second))
-    assert delta("llava_serve_time_per_output_token_seconds_count") == multi_token
-    assert delta("llava_serve_images_total", source="data", outcome="ok") == 1
-    assert delta("llava_serve_images_total", source="http", outcome="ok") == 1
-    assert delta("llava_serve_image_fetch_seconds_count", source="http") == 1
-    assert delta("llava_serve_image_decode_seconds_count") == 2
-    assert delta("llava_serve_request_queue_time_seconds_count") == 3
-    assert value(after, "llava_serve_requests_running") == 0
-    assert value(after, "llava_serve_requests_waiting") == 0
-    assert value(after, "llava_serve_engine_alive") == 1
+    return first.usage, second
 
 
 def test_a_repeated_image_is_a_cache_hit_not_a_decode(
@@ -115,7 +125,7 @@ def test_a_repeated_image_is_a_cache_hit_not_a_decode(
         client.chat.completions.create(
             model=model_id,
             messages=[user_message("Again?", image)],
-            max_tokens=1,  # type: ignore[list-item]
+            max_tokens=1,
         )
         after = scrape(base_url)
         counts.append(
@@ -137,7 +147,7 @@ def test_bad_image_is_counted_as_an_error(
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(
             model=model_id,
-            messages=[user_message("?", data_url(b"not an image at all"))],  # type: ignore[list-item]
+            messages=[user_message("?", data_url(b"not an image at all"))],
             max_tokens=2,
         )
     after = scrape(base_url)
@@ -228,11 +238,10 @@ def test_json_log_lines_carry_the_request_id() -> None:
     assert line["request_id"] == "req-42" and line["status"] == 200
 
 
-def test_responses_echo_a_sane_request_id(base_url: str) -> None:
-    assert (
-        httpx.get(f"{base_url}/health", headers={"X-Request-Id": "trace-7"}).headers["x-request-id"]
-        == "trace-7"
-    )
+def test_responses_echo_a_sane_request_id() -> None:
+    app = app_without_engine()
+    echoed = request(app, "GET", "/health", headers={"X-Request-Id": "trace-7"})
+    assert echoed.headers["x-request-id"] == "trace-7"
     unsafe = "<script> and spaces"  # not a sane token: replaced by a fresh id
-    generated = httpx.get(f"{base_url}/health", headers={"X-Request-Id": unsafe})
+    generated = request(app, "GET", "/health", headers={"X-Request-Id": unsafe})
     assert len(generated.headers["x-request-id"]) == 32

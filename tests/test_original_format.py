@@ -10,10 +10,8 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import openai
 import pytest
@@ -22,9 +20,10 @@ from PIL import Image
 from server.model_repo import resolve_model
 from server.model_store import ensure_local
 from server.settings import REPO_MODEL_DIR
-from tests.conftest import free_port, server_env, start_server, wait_ready
-from tests.images import data_url, encode, scene, user_message
+from tests.images import Messages, data_url, encode, scene, user_message
 from tests.reference_original import reference_greedy, token_texts
+from tests.support.pool import ServerPool
+from tests.support.servers import RemoteServer, server_env
 
 MAX_TOKENS = 12
 HUMAN_SYSTEM = (
@@ -45,28 +44,18 @@ class Served:
     tower: Path
 
 
-@pytest.fixture(scope="module", params=["tiny-llava-v1-linear", "tiny-llava-v15-mlp"])
-def served(
-    request: pytest.FixtureRequest, home: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    name = str(request.param)
+# The parameter is a profile name (tests/support/pool.py): the session's plugin reads it.
+@pytest.fixture(scope="module", params=["original-v1", "original-v15"])
+def original_server(request: pytest.FixtureRequest, server_pool: ServerPool) -> RemoteServer:
+    return server_pool.get(str(request.param))
+
+
+@pytest.fixture(scope="module")
+def served(original_server: RemoteServer, home: Path) -> Served:
+    name = original_server.settings["model"]
     local = ensure_local(resolve_model(name, REPO_MODEL_DIR), home)
     assert local.vision_tower is not None
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("original-server") / "server.log"
-    args = ["--model", name, "--port", str(port), "--home", str(home)]
-    process = start_server(args, log_path, server_env())
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, process, log_path)
-        client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
-        yield Served(name, client, local.model, local.vision_tower)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    return Served(name, original_server.client(), local.model, local.vision_tower)
 
 
 def expected_prompt(model: str, system: str | None, turns: list[tuple[str, int]]) -> str:
@@ -84,7 +73,7 @@ def expected_prompt(model: str, system: str | None, turns: list[tuple[str, int]]
     return prompt + "ASSISTANT:"
 
 
-Case = tuple[list[dict[str, Any]], str | None, list[tuple[str, int]], list[Image.Image]]
+Case = tuple[Messages, str | None, list[tuple[str, int]], list[Image.Image]]
 
 
 def case_wide() -> Case:
@@ -100,7 +89,7 @@ def case_wide() -> Case:
 def case_tall_with_system() -> Case:
     image = scene(30, 77, 32)
     system = "Answer in one short sentence."
-    messages = [
+    messages: Messages = [
         {"role": "system", "content": system},
         user_message("Describe the image.", data_url(encode(image))),
     ]
@@ -115,7 +104,7 @@ def case_two_images() -> Case:
 
 def case_multi_turn() -> Case:
     first, second = scene(50, 70, 35), scene(120, 33, 36)
-    messages = [
+    messages: Messages = [
         user_message("What is this?", data_url(encode(first))),
         {"role": "assistant", "content": "A picture of shapes."},
         user_message("And this one?", data_url(encode(second))),
@@ -187,10 +176,11 @@ def _export_check(args: list[str]) -> list[list[int]]:
     return result
 
 
+@pytest.mark.needs_server(engines=2)  # two offline engines, one per layout
 def test_llava_hf_export_answers_like_the_original_under_square(home: Path, tmp_path: Path) -> None:
     """The same weights in llava-hf layout, through vLLM's in-tree LLaVA class, give the same
     greedy tokens as the original format with the same preprocessing: the weight mapping."""
-    from server.llava.export import export_llava_hf
+    from server.llava_hf_export import export_llava_hf
 
     local = ensure_local(resolve_model("tiny-llava-v15-mlp", REPO_MODEL_DIR), home)
     assert local.vision_tower is not None
@@ -217,7 +207,7 @@ def test_llava_hf_export_answers_like_the_original_under_square(home: Path, tmp_
     ],
 )
 def test_prompts_the_template_cannot_render_are_a_clear_400(
-    served: Served, messages: list[dict[str, Any]], message: str
+    served: Served, messages: Messages, message: str
 ) -> None:
     with pytest.raises(openai.BadRequestError, match=message):
         served.client.chat.completions.create(model=served.name, messages=messages, max_tokens=4)

@@ -4,21 +4,20 @@ layouts, 'pad' preprocessing, model.yaml fields, and tokenizer_image_token promp
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from server.chat.schemas import ChatMessage
+from server.cli import main
 from server.errors import ConfigError
 from server.llava.config import OriginalConfigError, original_to_llava_config
 from server.llava.preprocess import expand2square
 from server.llava.projector import build_projector
-from server.llava.prompt import OriginalPromptBuilder
 from server.model_repo import parse_model_yaml, resolve_model
 from server.model_store import ensure_local
+from server.prompts.original import OriginalPromptBuilder
 from server.settings import REPO_MODEL_DIR
 from tests.images import user_message
 
@@ -159,13 +158,12 @@ def test_typed_special_tokens_stay_plain_text(home: Path, model: str) -> None:
     assert ids == tokenizer(rendered, split_special_tokens=True).input_ids
 
 
-def test_pull_prints_the_model_and_the_vision_tower(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "server.cli", "pull", "tiny-llava-v1-linear"]
-    done = subprocess.run(
-        [*command, "--home", str(tmp_path)], capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    paths = json.loads(done.stdout.strip().splitlines()[-1])
+def test_pull_prints_the_model_and_the_vision_tower(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`llava-serve pull` (its main, in this process: torch is imported here already)."""
+    main(["pull", "tiny-llava-v1-linear", "--home", str(home)])
+    paths = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (Path(paths["model"]) / "config.json").is_file()
     tower_config = json.loads((Path(paths["vision_tower"]) / "config.json").read_text())
     assert tower_config["image_size"] == 32

@@ -281,3 +281,52 @@ def test_bad_image_shows_the_api_error_on_a_narrow_screen(
     assert "not-sent" in str(page.locator(".message.user").last.get_attribute("class"))
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1]  # nothing wider than the phone's screen
+
+
+def test_sampling_fields_start_empty_so_the_model_defaults_apply(
+    page: Page, tmp_path: Path
+) -> None:
+    for label in ("Temperature", "Top p", "Max tokens"):
+        expect(page.get_by_label(label)).to_have_value("")
+    attach_file(page, png_file(tmp_path, 40))
+    page.get_by_label("Message").fill("What is in the picture?")
+    sent = send_with_enter(page)
+    assert not {"temperature", "top_p", "max_tokens"} & set(sent)  # the server's defaults
+    last_answer(page, "done")
+
+
+def test_a_picture_beyond_the_models_limit_offers_a_new_conversation(
+    page: Page, tmp_path: Path
+) -> None:
+    """tiny-llava-hf takes 4 images per request: a fifth in the same conversation gets a
+    button that starts a new conversation with it and the question, instead of a dead end."""
+    page.get_by_label("Max tokens").fill("4")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_text("Choose image…").click()
+    chooser.value.set_files([str(png_file(tmp_path, seed)) for seed in range(50, 54)])
+    expect(page.locator("#attachments li")).to_have_count(4)
+    page.get_by_label("Message").fill("Compare these.")
+    send_with_enter(page)
+    last_answer(page, "done")
+    attach_file(page, png_file(tmp_path, 54))
+    page.get_by_label("Message").fill("And this one?")
+    send_with_enter(page)
+    failed = last_answer(page, "error")
+    expect(failed.get_by_role("alert")).to_contain_text("at most 4")
+    with page.expect_request(lambda request: request.url.endswith("/chat/completions")) as sent:
+        failed.get_by_role("button", name="Start a new conversation with this picture").click()
+    body = sent.value.post_data_json
+    assert body is not None
+    assert [message["role"] for message in body["messages"]] == ["user"]
+    assert body["messages"][0]["content"][-1] == {"type": "text", "text": "And this one?"}
+    assert len(body["messages"][0]["content"]) == 2  # this picture and the question
+    last_answer(page, "done")
+    expect(page.locator("#conversation > li")).to_have_count(2)
+    expect(page.locator("#attachments li")).to_have_count(0)
+
+
+def test_clear_conversation_also_empties_the_image_tray(page: Page, tmp_path: Path) -> None:
+    attach_file(page, png_file(tmp_path, 60))
+    page.get_by_role("button", name="Clear conversation").click()
+    expect(page.locator("#attachments li")).to_have_count(0)
+    expect(page.locator("#composer-note")).to_have_text("Conversation cleared.")

@@ -8,6 +8,7 @@ import asyncio
 import gzip
 import http.server
 import ipaddress
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,12 +17,17 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from server.errors import BadRequestError
 from server.media import guard
 from server.media.fetch import FetchLimits, fetch_url, guarded_client
 from server.media.guard import MediaPolicy
 from tests.images import encode, scene, user_message
+from tests.support.servers import free_port
 
 PNG = encode(scene(48, 48, 7))
+# All a client learns of an allowed server's failure: its status, content type, encoding,
+# connection errors and delays would map what the server can reach.
+UNFETCHABLE = "Could not fetch the image."
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="48" height="48"/>'
 
 
@@ -196,12 +202,11 @@ def test_redirect_loop_hits_the_cap(base_url: str, model_id: str, hostile_host: 
     ("path", "status", "fragment"),
     [
         ("/svg-as-png.png", 400, "not in a supported format"),
-        ("/png-as-html", 400, "'text/html'"),
-        ("/gzip.png", 400, "gzip"),
+        ("/png-as-html", 400, UNFETCHABLE),
+        ("/gzip.png", 400, UNFETCHABLE),
         ("/claims-huge.png", 413, "byte limit"),
         ("/endless.png", 413, "byte limit"),
-        ("/slow.png", 400, "took longer than"),
-        ("/missing.png", 400, "HTTP 404"),
+        ("/missing.png", 400, UNFETCHABLE),
     ],
 )
 def test_hostile_image_responses(
@@ -234,3 +239,34 @@ def test_connection_goes_to_the_checked_address(
 
     assert asyncio.run(fetch()) == PNG
     assert lookups == ["images.invalid"]
+
+
+LOOPBACK_POLICY = MediaPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),))
+
+
+@pytest.mark.parametrize(
+    ("path", "detail"),
+    [
+        ("/png-as-html", "'text/html'"),
+        ("/gzip.png", "'gzip'-encoded"),
+        ("/missing.png", "HTTP 404"),
+        # One byte a second: every read is quick, only the deadline on the whole fetch stops it.
+        ("/slow.png", "took longer than 1 s"),
+        ("closed-port", "ConnectError"),
+    ],
+)
+def test_an_allowed_servers_failure_is_logged_not_told(
+    hostile_host: str, caplog: pytest.LogCaptureFixture, path: str, detail: str
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}/x.png" if path == "closed-port" else hostile_host + path
+
+    async def fetch() -> None:
+        async with guarded_client(LOOPBACK_POLICY, 5, 1) as client:
+            limits = FetchLimits(max_bytes=1 << 20, max_redirects=2, timeout_s=1)
+            await fetch_url(client, url, LOOPBACK_POLICY, limits)
+
+    logged = caplog.at_level(logging.WARNING, "server.media.fetch")
+    with logged, pytest.raises(BadRequestError) as refusal:
+        asyncio.run(fetch())
+    assert refusal.value.message == UNFETCHABLE
+    assert detail in caplog.text and "127.0.0.1:" in caplog.text

@@ -12,6 +12,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import metrics
+from server.api.paths import GENERATION_ROUTES
 from server.logging_setup import REQUEST_ID
 
 logger = logging.getLogger("llava_serve.access")
@@ -34,28 +35,50 @@ class AccessLogMiddleware:
             return
         request_id = _request_id(scope)
         token = REQUEST_ID.set(request_id)
-        scope.setdefault("state", {})["request_id"] = request_id
+        scope.setdefault("state", {})["request_id"] = request_id  # for the layers inside
         started = time.monotonic()
-        status = CLIENT_CLOSED_REQUEST
+        sent = _SentResponse()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = int(message["status"])
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
+            sent.observe(message)
             await send(message)
 
+        failed = False
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            status = 500
+            failed = True
             raise
         finally:
-            status = scope.get("state", {}).get("final_status", status)
+            status = 500 if failed else sent.final_status
             _record(scope, status, time.monotonic() - started, request_id)
             REQUEST_ID.reset(token)
+
+
+class _SentResponse:
+    """What went out for one request: its status, and whether its body was finished."""
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.complete = False
+
+    def observe(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.complete = True
+
+    @property
+    def final_status(self) -> int:
+        """The status sent; 499 for an answer never finished (its client went away first: the
+        lifecycle middleware stops a request whose client is gone)."""
+        if self.status is None or not self.complete:
+            return CLIENT_CLOSED_REQUEST
+        return self.status
 
 
 def _request_id(scope: Scope) -> str:
@@ -69,9 +92,12 @@ def _request_id(scope: Scope) -> str:
 
 
 def _route_label(scope: Scope) -> str:
-    """The matched route's template (bounded cardinality); 'unmatched' for 404s."""
+    """The matched route's template (bounded cardinality); a generation path also when the
+    lifecycle middleware answered before routing (429, 503); 'unmatched' for 404s."""
     route: Any = scope.get("route")
-    path = getattr(route, "path", None) or scope.get("state", {}).get("route")
+    path = getattr(route, "path", None)
+    if path is None and scope["path"] in GENERATION_ROUTES:
+        path = scope["path"]
     return str(path) if path else "unmatched"
 
 

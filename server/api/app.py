@@ -10,23 +10,30 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from vllm.utils.gc_utils import freeze_gc_heap
 
 from server.admission import Admission
-from server.api import routes_chat, routes_health, routes_metrics, routes_web
+from server.api import (
+    routes_chat,
+    routes_completions,
+    routes_health,
+    routes_metrics,
+    routes_responses,
+    routes_tokenize,
+    routes_web,
+)
 from server.api.access_log import AccessLogMiddleware
 from server.api.auth import ApiKeyMiddleware, load_api_keys
 from server.api.lifecycle import ChatLifecycleMiddleware
 from server.api.limits import BodyReaderMiddleware
 from server.api.state import ServerState
-from server.chat.prompt import PromptBuilder
 from server.chat.service import ChatService
-from server.engine import Engine
 from server.errors import ConfigError, install_error_handlers
 from server.media.loader import MediaLoader
+from server.model_loader import load_model
 from server.model_repo import ModelSpec
-from server.model_store import LocalModel, ensure_local, vision_input_size
 from server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -39,84 +46,95 @@ def create_app(settings: Settings, spec: ModelSpec, request_exit: Callable[[int]
     state = ServerState(settings, spec, request_exit, created=int(time.time()))
     admission = Admission.from_settings(settings)
     state.admission = admission
+    routes_metrics.sample_engine_at_scrape(state)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        media = MediaLoader(settings)
-        loading = asyncio.create_task(_load_model(state, media))
+        loading = asyncio.create_task(_open(state))
         watchdog = asyncio.create_task(_watch_engine(state, loading))
         try:
             yield
         finally:
             watchdog.cancel()
             loading.cancel()
-            await media.aclose()
+            if state.media is not None:
+                await state.media.aclose()
             if state.engine is not None:
                 state.engine.shutdown()
 
     # No trailing-slash redirects: Starlette builds their Location from the Host header.
-    app = FastAPI(title="llava-serve", version="0.1.0", lifespan=lifespan, redirect_slashes=False)
+    app = FastAPI(
+        title="llava-serve",
+        version="0.1.0",
+        lifespan=lifespan,
+        middleware=_middleware(settings, state, admission),
+        redirect_slashes=False,
+    )
     app.state.server = state
     install_error_handlers(app)
-    # Added last = outermost: the access log sees every answer, the lifecycle's refusals too.
-    app.add_middleware(ChatLifecycleMiddleware, state=state, admission=admission)
-    _install_security(app, settings)  # outside admission: a request without a key takes no slot
-    app.add_middleware(AccessLogMiddleware)
     app.include_router(routes_health.router)
     app.include_router(routes_metrics.router)
     app.include_router(routes_chat.router)
+    app.include_router(routes_completions.router)
+    app.include_router(routes_responses.router)
+    app.include_router(routes_tokenize.router)
     if settings.playground:
         app.include_router(routes_web.router)
     return app
 
 
-def _install_security(app: FastAPI, settings: Settings) -> None:
-    """Body reader innermost (outside admission: a slow upload takes no slot), then API keys
-    (no body is read for a request without a key), then CORS (outside the key check, so
-    preflights and 401s carry CORS headers). CORS is off unless origins are configured."""
-    app.add_middleware(
-        BodyReaderMiddleware,
-        max_bytes=settings.max_request_bytes,
-        read_timeout_s=settings.body_read_timeout_s,
-    )
+def _middleware(settings: Settings, state: ServerState, admission: Admission) -> list[Middleware]:
+    """The middleware stack, outermost first."""
     keys = load_api_keys(settings)  # a missing or empty key file fails start-up here
-    if keys:
+    # Outermost: the access log sees every answer, the inner layers' refusals too.
+    stack = [Middleware(AccessLogMiddleware)]
+    if settings.cors_allowed_origins:  # outside the key check: preflights and 401s carry CORS
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_allowed_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+                expose_headers=["X-Request-Id"],
+            )
+        )
+    if keys:  # outside admission: a request without a key takes no slot
         page = routes_web.public_paths() if settings.playground else frozenset()
-        app.add_middleware(
-            ApiKeyMiddleware,
-            keys=keys,
-            metrics_requires_key=settings.metrics_requires_key,
-            open_paths=page,
+        stack.append(
+            Middleware(
+                ApiKeyMiddleware,
+                keys=keys,
+                metrics_requires_key=settings.metrics_requires_key,
+                open_paths=page,
+            )
         )
-    if settings.cors_allowed_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_allowed_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
-            expose_headers=["X-Request-Id"],
+    # The body is read before admission: a slow upload takes no slot; after the key check: no
+    # body is read for a request without a key.
+    stack.append(
+        Middleware(
+            BodyReaderMiddleware,
+            max_bytes=settings.max_request_bytes,
+            read_timeout_s=settings.body_read_timeout_s,
         )
+    )
+    stack.append(Middleware(ChatLifecycleMiddleware, state=state, admission=admission))
+    return stack
 
 
-async def _load_model(state: ServerState, media: MediaLoader) -> None:
-    """Builds or finds the weights, starts vLLM, then opens for requests; exits on failure."""
+async def _open(state: ServerState) -> None:
+    """Loads the model, then opens for requests; exits on failure."""
     spec = state.spec
     try:
         started = time.monotonic()
-        local = await asyncio.to_thread(ensure_local, spec, state.settings.home)
-        prompts = await asyncio.to_thread(_prompt_builder, spec, local)
-        state.engine = await asyncio.to_thread(Engine.start, spec, local)
-        await state.engine.warm_up()
-        draft_edge = None
-        if state.settings.media_decode_mode == "fast":
-            draft_edge = vision_input_size(local)
-        # Before opening: the start-up heap (torch, transformers, vLLM: ~670k objects) moves to
-        # a generation the collector never scans again. Otherwise each full collection under
-        # load stalls the event loop for ~0.4 s here, and streams arrive in one burst. vLLM's
-        # own server does the same.
+        model = await load_model(spec, state.settings.home)
+        state.engine = model.engine
+        state.media = MediaLoader(state.settings, model.tower_input_size)
+        # Before opening: the start-up heap (torch, transformers, vLLM) moves to a generation
+        # the collector never scans again, so full collections under load do not stall the
+        # event loop (docs/internals.md). vLLM's own server does the same.
         freeze_gc_heap()
         state.chat = ChatService(
-            state.engine, prompts, media, spec, state.served_model_name, draft_edge
+            model.engine, model.prompts, state.media, spec, state.served_model_name
         )
         logger.info("model %s ready in %.1f s", spec.name, time.monotonic() - started)
     except asyncio.CancelledError:
@@ -138,21 +156,6 @@ async def _watch_engine(state: ServerState, loading: asyncio.Task[None]) -> None
     logger.error("the vLLM engine died; /health answers 503 and the server exits with status 1")
     await asyncio.sleep(ENGINE_DEATH_HOLD_S)
     state.request_exit(1)
-
-
-def _prompt_builder(spec: ModelSpec, local: LocalModel) -> PromptBuilder:
-    """The checkpoint's Jinja template (hf), or the original code's conversation (original)."""
-    if spec.format == "original":
-        from server.llava.prompt import OriginalPromptBuilder
-
-        assert local.vision_tower is not None and spec.conversation is not None
-        return OriginalPromptBuilder.for_original_checkpoint(
-            local.model,
-            local.vision_tower,
-            spec.conversation,
-            images_after_text=spec.image_placement == "after_text",
-        )
-    return PromptBuilder.for_hf_checkpoint(local.model, spec.chat_template)
 
 
 def _fail(state: ServerState, reason: str) -> None:

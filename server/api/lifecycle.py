@@ -1,19 +1,22 @@
-"""The life of one chat request around the route: refused while loading, draining or dead;
-admitted under the bounds (429 past them); aborted when its client goes away or its deadline
-passes. Cancelling the route's task aborts the engine request (vLLM's generate aborts on
+"""The life of one generation request around its route: refused while loading, draining or dead;
+admitted under the bounds (429 past them); given its engine request id (handed down to the
+route in the request's state); aborted when its client goes away or its deadline passes.
+Cancelling the route's task aborts the engine request (vLLM's generate aborts on
 cancellation), which Starlette never does by itself for a non-streaming handler."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from contextlib import suppress
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import metrics
 from server.admission import Admission
-from server.api.access_log import CLIENT_CLOSED_REQUEST
+from server.api.engine_ids import STATE_KEY, mint_engine_request_id
+from server.api.paths import GENERATION_ROUTES
 from server.api.state import ServerState, not_ready_reason
 from server.chat.response import SSE_DONE, sse
 from server.errors import (
@@ -25,8 +28,6 @@ from server.errors import (
 )
 
 logger = logging.getLogger(__name__)
-
-CHAT_PATH = "/v1/chat/completions"
 
 
 class _Exchange:
@@ -63,17 +64,19 @@ class _Exchange:
 
 
 class ChatLifecycleMiddleware:
+    """Around the generation routes (paths.GENERATION_ROUTES) only; other requests pass."""
+
     def __init__(self, app: ASGIApp, state: ServerState, admission: Admission):
         self.app = app
         self.state = state
         self.admission = admission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != CHAT_PATH or scope["method"] != "POST":
+        prefix = _generation_prefix(scope)
+        if prefix is None:
             await self.app(scope, receive, send)
             return
-        scope.setdefault("state", {})["route"] = CHAT_PATH
-        if not self.state.ready:
+        if not self.state.accepting:
             reason = "draining" if self.state.draining else "not_ready"
             await _refuse(NotReadyError(not_ready_reason(self.state)), reason, scope, receive, send)
             return
@@ -89,12 +92,18 @@ class ChatLifecycleMiddleware:
             metrics.ABORTS.labels(reason="deadline").inc()
             await serving_error_response(DeadlineExceededError(timeout_s))(scope, receive, send)
             return
+        request_state = scope.setdefault("state", {})
+        request_id = request_state.get("request_id") or uuid.uuid4().hex
+        engine_request_id = mint_engine_request_id(prefix, request_id)
+        request_state[STATE_KEY] = engine_request_id  # handed down to the route
         try:
-            await self._serve(scope, _Exchange(receive, send), deadline)
+            await self._serve(scope, _Exchange(receive, send), deadline, engine_request_id)
         finally:
             self.admission.release()
 
-    async def _serve(self, scope: Scope, exchange: _Exchange, deadline: float) -> None:
+    async def _serve(
+        self, scope: Scope, exchange: _Exchange, deadline: float, engine_request_id: str
+    ) -> None:
         """Runs the route; whichever comes first of its end, a disconnect or the deadline wins."""
         timeout_s = self.state.settings.request_timeout_s
         remaining = deadline - asyncio.get_running_loop().time()
@@ -113,35 +122,41 @@ class ChatLifecycleMiddleware:
         if route.done() or (disconnected and exchange.complete):
             await route  # finished (uvicorn reports "disconnect" once a response is complete)
             if exchange.started and not exchange.complete:  # a stream whose client left
-                await self._client_gone(scope)
+                await self._client_gone(engine_request_id)
             return
         route.cancel()
         with suppress(asyncio.CancelledError):
             await route
         if disconnected:
-            await self._client_gone(scope)
+            await self._client_gone(engine_request_id)
             return
-        await self._abort_engine_request(scope)
+        await self._abort_engine_request(engine_request_id)
         metrics.ABORTS.labels(reason="deadline").inc()
         logger.warning("request passed its %g s deadline; engine request aborted", timeout_s)
         await _answer_deadline(scope, exchange, DeadlineExceededError(timeout_s))
 
-    async def _client_gone(self, scope: Scope) -> None:
-        await self._abort_engine_request(scope)
+    async def _client_gone(self, engine_request_id: str) -> None:
+        """The response stays unfinished: the access log records it as 499 by itself."""
+        await self._abort_engine_request(engine_request_id)
         metrics.ABORTS.labels(reason="client_disconnected").inc()
-        scope["state"]["final_status"] = CLIENT_CLOSED_REQUEST
         logger.info("client disconnected; engine request aborted")
 
-    async def _abort_engine_request(self, scope: Scope) -> None:
+    async def _abort_engine_request(self, engine_request_id: str) -> None:
         """Cancelling a non-streaming route aborts its engine request (vLLM's generate is
         interrupted mid-await). A stream cancelled while sending leaves its generator
         suspended, and vLLM would abort only once the garbage collector closes it: meanwhile
         the engine generates for nobody. So the engine request is aborted by id (a no-op for
         one already finished or aborted)."""
-        request_id = scope["state"].get("engine_request_id")
         engine = self.state.engine
-        if request_id is not None and engine is not None and not engine.is_dead:
-            await engine.abort(request_id)
+        if engine is not None and not engine.is_dead:
+            await engine.abort(engine_request_id)
+
+
+def _generation_prefix(scope: Scope) -> str | None:
+    """The id prefix of a generation route's POST; None for every other request."""
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return None
+    return GENERATION_ROUTES.get(scope["path"])
 
 
 async def _refuse(
@@ -152,11 +167,11 @@ async def _refuse(
 
 
 async def _answer_deadline(scope: Scope, exchange: _Exchange, error: ServingError) -> None:
-    """A 504 if nothing was sent yet; the error as the last SSE event if a stream had started."""
+    """A 504 if nothing was sent yet; the error as the last SSE event if a stream had started
+    (the access log then records the 200 that was sent; the warning above names the deadline)."""
     if not exchange.started:
         await serving_error_response(error)(scope, exchange.receive, exchange.send)
         return
-    scope["state"]["final_status"] = error.status_code
     if exchange.complete:
         return
     body = sse(serving_error_body(error)) + SSE_DONE if exchange.event_stream else b""

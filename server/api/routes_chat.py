@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from server.api.engine_ids import engine_request_id
+from server.api.paths import CHAT_COMPLETIONS
 from server.api.state import chat_service
 from server.chat.schemas import ChatCompletionRequest
-from server.chat.service import ChatService, new_request_id
+from server.chat.service import ChatService
 
 router = APIRouter()
 
 
-@router.post("/v1/chat/completions", response_model=None)
+@router.post(CHAT_COMPLETIONS, response_model=None)
 async def chat_completions(
     request: ChatCompletionRequest,
     chat: Annotated[ChatService, Depends(chat_service)],
-    http: Request,
+    request_id: Annotated[str, Depends(engine_request_id)],
 ) -> JSONResponse | StreamingResponse:
-    request_id = new_request_id()
-    # For the lifecycle middleware: it aborts this engine request if the client goes away.
-    http.state.engine_request_id = request_id
     # Everything that can be refused is checked before the first byte, so errors keep their status.
     prepared = await chat.prepare(request, request_id)
     if request.stream:

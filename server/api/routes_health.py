@@ -23,7 +23,8 @@ async def health(state: State) -> JSONResponse:
 
 @router.get("/ready")
 async def ready(state: State) -> JSONResponse:
-    """200 only when a chat request would be served now (not loading, draining or dead)."""
+    """200 only when a chat request would be served now and the server is not stopping (not
+    loading, in its lame-duck period, draining or dead)."""
     if not state.ready:
         return JSONResponse({"status": "not ready"}, status_code=503)
     return JSONResponse({"status": "ready", "model": state.served_model_name})

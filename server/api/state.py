@@ -11,6 +11,7 @@ from server.admission import Admission
 from server.chat.service import ChatService
 from server.engine import Engine
 from server.errors import NotReadyError
+from server.media.loader import MediaLoader
 from server.model_repo import ModelSpec
 from server.settings import Settings
 
@@ -21,8 +22,13 @@ class ServerState:
     spec: ModelSpec
     request_exit: Callable[[int], None]
     engine: Engine | None = None
+    media: MediaLoader | None = None
     chat: ChatService | None = None
     startup_error: str | None = None
+    # SIGTERM seen: /ready answers 503 from then on (load balancers stop sending), while new
+    # requests are still served until the lame-duck period ends and `draining` starts.
+    stopping: bool = False
+    # New chat requests refused; admitted ones finish (server/drain.py).
     draining: bool = False
     admission: Admission | None = None
     created: int = field(default=0)
@@ -33,6 +39,12 @@ class ServerState:
 
     @property
     def ready(self) -> bool:
+        """What /ready reports: accepting, and not about to stop."""
+        return self.accepting and not self.stopping
+
+    @property
+    def accepting(self) -> bool:
+        """Whether a new chat request is admitted (still true in the lame-duck period)."""
         return self.chat is not None and not self.draining and not self.engine_dead
 
     @property
@@ -54,7 +66,7 @@ async def chat_service(request: Request) -> ChatService:
     state: ServerState = request.app.state.server
     # While draining, requests already admitted (the lifecycle middleware refuses new ones)
     # still reach the service: that is what the drain waits for.
-    if state.chat is None or not (state.ready or state.draining):
+    if state.chat is None or not (state.accepting or state.draining):
         raise NotReadyError(not_ready_reason(state))
     return state.chat
 

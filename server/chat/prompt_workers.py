@@ -12,8 +12,8 @@ import copy
 import queue
 from concurrent.futures import ThreadPoolExecutor
 
-from server.chat.prompt import Prompt, PromptBuilder
 from server.chat.schemas import ChatMessage
+from server.prompts.base import Prompt, PromptBuilder
 
 
 class PromptWorkers:

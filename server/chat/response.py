@@ -13,6 +13,10 @@ from typing import Any
 from vllm.logprobs import Logprob
 from vllm.outputs import CompletionOutput, RequestOutput
 
+from server.chat.answer_start import AnswerStart
+from server.tools.calls import ToolCallReader, delta_tool_calls, message_tool_calls
+from server.tools.streaming import CallsEvent, StreamEvent, TextEvent, ToolCallStream
+
 
 @dataclass(frozen=True)
 class ResponseHeader:
@@ -23,12 +27,47 @@ class ResponseHeader:
     model: str
 
 
-def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
-    return {
+def usage(
+    prompt_tokens: int, completion_tokens: int, details: dict[str, int] | None = None
+) -> dict[str, Any]:
+    counts: dict[str, Any] = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
     }
+    if details is not None:
+        counts["prompt_tokens_details"] = details
+    return counts
+
+
+def prompt_tokens_details(image_tokens: int, output: RequestOutput | None) -> dict[str, int]:
+    """How many prompt tokens are image tokens, and how many vLLM's prefix cache served."""
+    cached = (output.num_cached_tokens or 0) if output is not None else 0
+    return {"cached_tokens": cached, "image_tokens": image_tokens}
+
+
+@dataclass(frozen=True)
+class ChoiceOptions:
+    """How a request wants its choices written, beyond text and logprobs."""
+
+    tools: ToolCallReader | None = None
+    return_token_ids: bool = False
+    image_tokens: int = 0
+    strip_leading_space: bool = False  # the model entry's wish (server/chat/answer_start.py)
+
+
+def _message(
+    completion: CompletionOutput, options: ChoiceOptions
+) -> tuple[dict[str, Any], str | None]:
+    text = AnswerStart(options.strip_leading_space).text(completion.index, completion.text)
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if options.tools is None:
+        return message, completion.finish_reason
+    read = options.tools.read(text, completion.finish_reason)
+    message["content"] = read.content
+    if read.calls:
+        message["tool_calls"] = message_tool_calls(read.calls)
+    return message, read.finish_reason
 
 
 TokenBytesFn = Callable[[int], bytes]
@@ -82,27 +121,63 @@ def _choice_logprobs(
     return {"content": content}
 
 
-def completion_object(
-    header: ResponseHeader, final: RequestOutput, logprobs: LogprobsOptions | None
+def _choice(
+    completion: CompletionOutput, logprobs: LogprobsOptions | None, options: ChoiceOptions
 ) -> dict[str, Any]:
-    choices = [
-        {
-            "index": completion.index,
-            "message": {"role": "assistant", "content": completion.text},
-            "logprobs": _choice_logprobs(completion, logprobs),
-            "finish_reason": completion.finish_reason,
-        }
-        for completion in sorted(final.outputs, key=lambda item: item.index)
-    ]
+    message, finish_reason = _message(completion, options)
+    choice = {
+        "index": completion.index,
+        "message": message,
+        "logprobs": _choice_logprobs(completion, logprobs),
+        "finish_reason": finish_reason,
+    }
+    if options.return_token_ids:
+        choice["token_ids"] = list(completion.token_ids)
+    return choice
+
+
+def completion_object(
+    header: ResponseHeader,
+    final: RequestOutput,
+    logprobs: LogprobsOptions | None,
+    options: ChoiceOptions = ChoiceOptions(),
+) -> dict[str, Any]:
+    outputs = sorted(final.outputs, key=lambda item: item.index)
+    choices = [_choice(completion, logprobs, options) for completion in outputs]
     completion_tokens = sum(len(completion.token_ids) for completion in final.outputs)
-    return {
+    details = prompt_tokens_details(options.image_tokens, final)
+    body: dict[str, Any] = {
         "id": header.id,
         "object": "chat.completion",
         "created": header.created,
         "model": header.model,
         "choices": choices,
-        "usage": usage(len(final.prompt_token_ids or ()), completion_tokens),
+        "usage": usage(len(final.prompt_token_ids or ()), completion_tokens, details),
     }
+    if final.prompt_logprobs is not None:
+        body["prompt_logprobs"] = prompt_logprobs_json(final.prompt_logprobs)
+    if options.return_token_ids:
+        body["prompt_token_ids"] = list(final.prompt_token_ids or ())
+    return body
+
+
+def prompt_logprobs_json(
+    positions: Sequence[Mapping[int, Logprob] | None],
+) -> list[dict[str, dict[str, Any]] | None]:
+    """vLLM's prompt_logprobs: per prompt token (the first has none), token id -> logprob."""
+    return [
+        None
+        if candidates is None
+        else {
+            str(token_id): {
+                "logprob": max(entry.logprob, -9999.0),
+                "rank": entry.rank,
+                "decoded_token": entry.decoded_token,
+            }
+            for token_id, entry in candidates.items()
+        }
+        for candidates in positions
+    ]
 
 
 def sse(payload: Mapping[str, Any]) -> bytes:
@@ -115,7 +190,7 @@ SSE_DONE = b"data: [DONE]\n\n"
 def chunk(
     header: ResponseHeader,
     choices: list[dict[str, Any]],
-    usage_counts: dict[str, int] | None = None,
+    usage_counts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "id": header.id,
@@ -142,15 +217,39 @@ def role_choices(n: int) -> list[dict[str, Any]]:
     return [delta_choice(index, {"role": "assistant", "content": ""}) for index in range(n)]
 
 
-def stream_choices(output: RequestOutput, logprobs: LogprobsOptions | None) -> list[dict[str, Any]]:
+def stream_choices(
+    output: RequestOutput, logprobs: LogprobsOptions | None, start: AnswerStart | None = None
+) -> list[dict[str, Any]]:
     """The choices of one DELTA output: new text (and logprobs), and finish reasons."""
+    text = (start or AnswerStart(strip=False)).text
     choices = []
     for completion in output.outputs:
         if completion.text or completion.token_ids:
             content = _choice_logprobs(completion, logprobs)
-            choices.append(
-                delta_choice(completion.index, {"content": completion.text}, None, content)
-            )
+            delta = {"content": text(completion.index, completion.text)}
+            choices.append(delta_choice(completion.index, delta, None, content))
         if completion.finish_reason is not None:
             choices.append(delta_choice(completion.index, {}, completion.finish_reason))
     return choices
+
+
+def tool_stream_choices(
+    output: RequestOutput, streams: dict[int, ToolCallStream]
+) -> list[dict[str, Any]]:
+    """The choices of one DELTA output when tools may be called (server/tools/streaming.py)."""
+    choices = []
+    for completion in output.outputs:
+        events = streams[completion.index].feed(completion.text, completion.finish_reason)
+        for event in events:
+            choices += _event_choice(completion.index, event)
+    return choices
+
+
+def _event_choice(index: int, event: StreamEvent) -> list[dict[str, Any]]:
+    if isinstance(event, TextEvent):
+        return [delta_choice(index, {"content": event.text})]
+    if isinstance(event, CallsEvent):
+        return [
+            delta_choice(index, {"tool_calls": delta}) for delta in delta_tool_calls(event.calls)
+        ]
+    return [delta_choice(index, {}, event.reason)]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from vllm import SamplingParams
-from vllm.sampling_params import RequestOutputKind
+from typing import Any
 
-from server.chat.prompt import Prompt
+from vllm import SamplingParams
+from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
+
 from server.chat.schemas import ChatCompletionRequest
 from server.errors import BadRequestError
 from server.model_repo import ModelSpec
+from server.prompts.base import Prompt
 
 
 def completion_budget(
@@ -44,7 +46,10 @@ def completion_budget(
 
 
 def sampling_params(
-    request: ChatCompletionRequest, spec: ModelSpec, max_tokens: int
+    request: ChatCompletionRequest,
+    spec: ModelSpec,
+    max_tokens: int,
+    constraint: StructuredOutputsParams | None = None,
 ) -> SamplingParams:
     if request.n > spec.limits.max_n:
         raise BadRequestError(
@@ -66,4 +71,45 @@ def sampling_params(
         logprobs=(request.top_logprobs or 0) if request.logprobs else None,
         # Streams want each new piece once; a full response wants only the final state.
         output_kind=RequestOutputKind.DELTA if request.stream else RequestOutputKind.FINAL_ONLY,
+        structured_outputs=constraint,
+        logit_bias=_logit_bias(request.logit_bias),
+        **_vllm_extras(request),
     )
+
+
+def _logit_bias(bias: dict[str, float] | None) -> dict[int, float] | None:
+    """OpenAI's token-id strings -> ints; vLLM checks the ids against the vocabulary."""
+    if not bias:
+        return None
+    try:
+        parsed = {int(token): float(value) for token, value in bias.items()}
+    except ValueError as error:
+        raise BadRequestError(
+            "logit_bias maps token ids (integers, as strings) to biases.", param="logit_bias"
+        ) from error
+    if any(not -100 <= value <= 100 for value in parsed.values()):
+        raise BadRequestError("logit_bias values must be from -100 to 100.", param="logit_bias")
+    return parsed
+
+
+def _vllm_extras(request: ChatCompletionRequest) -> dict[str, Any]:
+    """vLLM's own request fields, passed through as `vllm serve` passes them."""
+    extras: dict[str, Any] = {
+        "min_tokens": request.min_tokens,
+        "skip_special_tokens": request.skip_special_tokens,
+        "spaces_between_special_tokens": request.spaces_between_special_tokens,
+        "include_stop_str_in_output": request.include_stop_str_in_output,
+    }
+    if request.min_p is not None:
+        extras["min_p"] = request.min_p
+    if request.repetition_penalty is not None:
+        extras["repetition_penalty"] = request.repetition_penalty
+    if request.stop_token_ids:
+        extras["stop_token_ids"] = request.stop_token_ids
+    if request.bad_words:
+        extras["bad_words"] = request.bad_words
+    if request.allowed_token_ids:
+        extras["allowed_token_ids"] = request.allowed_token_ids
+    if request.prompt_logprobs is not None:
+        extras["prompt_logprobs"] = request.prompt_logprobs
+    return extras

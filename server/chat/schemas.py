@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from server.structured.formats import ResponseFormat, VllmStructuredOutputs
+from server.tools.schemas import (
+    MAX_TOOL_CALLS,
+    MAX_TOOLS,
+    Tool,
+    ToolCall,
+    ToolChoice,
+    check_tool_choice,
+)
 
 MAX_STOP_SEQUENCES = 4
 MAX_TOP_LOGPROBS = 20
@@ -16,6 +35,7 @@ MAX_STOP_CHARS = 256
 MAX_N = 128
 MAX_NAME_CHARS = 256
 MAX_TOKENS = 1_000_000
+MAX_STOP_TOKEN_IDS = 64
 
 _T = TypeVar("_T")
 
@@ -52,9 +72,18 @@ Float = Annotated[float, BeforeValidator(_not_a_boolean)]
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_default(cls, data: Any) -> Any:
+        # OpenAI treats an explicit null like an absent field (clients send both); so do we.
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
 
 class ImageURL(_Strict):
     url: Text = Field(min_length=1)
+    # Accepted and ignored: a LLaVA model sees every image at its one input size.
     detail: Literal["auto", "low", "high"] | None = None
 
 
@@ -66,6 +95,8 @@ class TextPart(_Strict):
 class ImagePart(_Strict):
     type: Literal["image_url"]
     image_url: ImageURL
+    # vLLM's cache identifier of an image; accepted: this server keys its caches by content.
+    uuid: str | None = Field(None, max_length=MAX_NAME_CHARS)
 
 
 ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
@@ -88,13 +119,39 @@ class ChatMessage(_Strict):
         return self
 
 
+class InputMessage(_Strict):
+    """A message as clients send it: also `developer` (a system message), `tool` results and
+    assistant tool calls; server/chat/messages.py turns these into template ChatMessages."""
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: Annotated[str | list[ContentPart] | None, AfterValidator(_valid_unicode)] = None
+    name: Text | None = Field(None, max_length=MAX_NAME_CHARS)
+    tool_calls: list[ToolCall] | None = Field(None, max_length=MAX_TOOL_CALLS)
+    tool_call_id: Text | None = Field(None, max_length=MAX_NAME_CHARS)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InputMessage:
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise ValueError(f"a {self.role} message needs content")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only assistant messages carry tool_calls")
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a tool message needs the tool_call_id it answers")
+        if self.content is not None:
+            ChatMessage(role="user", content=self.content)  # the same caps as a template message
+        parts = self.content if isinstance(self.content, list) else []
+        if self.role != "user" and any(isinstance(part, ImagePart) for part in parts):
+            raise ValueError(f"only user messages may carry images, not {self.role} messages")
+        return self
+
+
 class StreamOptions(_Strict):
     include_usage: bool = False
 
 
 class ChatCompletionRequest(_Strict):
     model: Text = Field(max_length=MAX_NAME_CHARS)
-    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+    messages: list[InputMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     max_tokens: Int | None = Field(None, ge=1, le=MAX_TOKENS)
     max_completion_tokens: Int | None = Field(None, ge=1, le=MAX_TOKENS)
     temperature: Float | None = Field(None, ge=0, le=2)
@@ -110,8 +167,32 @@ class ChatCompletionRequest(_Strict):
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: Text | None = Field(None, max_length=MAX_NAME_CHARS)
-    # vLLM's extension, which its benchmark client sends: generate exactly max_tokens.
+    response_format: ResponseFormat | None = None
+    tools: list[Tool] | None = Field(None, max_length=MAX_TOOLS)
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool = True
+    logit_bias: dict[str, Float] | None = None
+    # Accepted and ignored: they do not change the output (README "Chat completions fields").
+    store: Literal[False] | None = None
+    metadata: dict[str, str] | None = None
+    service_tier: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    safety_identifier: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    prompt_cache_key: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    modalities: list[Literal["text"]] | None = None
+    # vLLM's extensions, as `vllm serve` takes them.
     ignore_eos: bool = False
+    min_p: Float | None = Field(None, ge=0, le=1)
+    repetition_penalty: Float | None = Field(None, gt=0, le=10)
+    min_tokens: Int = Field(0, ge=0, le=MAX_TOKENS)
+    stop_token_ids: list[Int] | None = Field(None, max_length=MAX_STOP_TOKEN_IDS)
+    skip_special_tokens: bool = True
+    spaces_between_special_tokens: bool = True
+    include_stop_str_in_output: bool = False
+    bad_words: list[str] | None = Field(None, max_length=MAX_STOP_TOKEN_IDS)
+    allowed_token_ids: list[int] | None = None
+    return_token_ids: bool = False
+    prompt_logprobs: Int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
+    structured_outputs: VllmStructuredOutputs | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ChatCompletionRequest:
@@ -125,7 +206,22 @@ class ChatCompletionRequest(_Strict):
             raise ValueError("stop sequences must not be empty")
         if any(len(sequence) > MAX_STOP_CHARS for sequence in self.stop_sequences):
             raise ValueError(f"stop sequences may be at most {MAX_STOP_CHARS} characters long")
+        if self.structured_outputs is not None and self.response_format is not None:
+            raise ValueError("give response_format or structured_outputs, not both")
         return self
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _declared_tool(cls, choice: ToolChoice | None, info: ValidationInfo) -> ToolChoice | None:
+        check_tool_choice(info.data.get("tools"), choice)
+        return choice
+
+    @property
+    def effective_tool_choice(self) -> ToolChoice:
+        """OpenAI's default: "auto" when tools are given, else "none"."""
+        if not self.tools:
+            return "none"
+        return self.tool_choice if self.tool_choice is not None else "auto"
 
     @property
     def stop_sequences(self) -> list[str]:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from vllm import SamplingParams
@@ -14,12 +13,15 @@ from vllm.outputs import RequestOutput
 
 from server import metrics
 from server.chat import response
-from server.chat.prompt import PromptBuilder
+from server.chat.answer_start import AnswerStart
+from server.chat.constraints import request_constraint, tool_reader
+from server.chat.messages import template_messages
 from server.chat.prompt_workers import PromptWorkers
 from server.chat.sampling import completion_budget, sampling_params
-from server.chat.schemas import ChatCompletionRequest
+from server.chat.schemas import ChatCompletionRequest, ImagePart
 from server.chat.text_budget import max_text_chars, refuse_text_past_context
 from server.chat.token_bytes import TokenBytes
+from server.chat.tokenize import TokenizeRequest, expand_images, tokenize_response
 from server.engine import Engine
 from server.errors import (
     BadRequestError,
@@ -30,6 +32,9 @@ from server.errors import (
 )
 from server.media.loader import MediaLoader
 from server.model_repo import ModelSpec
+from server.prompts.base import PromptBuilder
+from server.structured.check import ConstraintCheck
+from server.tools.streaming import ToolCallStream
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +54,7 @@ class PreparedChat:
     include_usage: bool
     image_tokens: int = 0
     started: float = 0.0  # wall-clock (time.time()), as vLLM's arrival_time, for TTFT
+    options: response.ChoiceOptions = field(default_factory=response.ChoiceOptions)
 
 
 class ChatService:
@@ -59,33 +65,63 @@ class ChatService:
         media: MediaLoader,
         spec: ModelSpec,
         served_model_name: str,
-        draft_edge: int | None = None,
     ):
         self._engine = engine
+        self._prompts = prompts
         self._token_bytes = TokenBytes(prompts.tokenizer)
         self._media = media
         self._spec = spec
         self.served_model_name = served_model_name
-        self._draft_edge = draft_edge
         self._max_text_chars = max_text_chars(prompts.tokenizer, engine.max_model_len)
         self._prompt_workers = PromptWorkers(prompts, PROMPT_WORKERS)
+        self._constraint_check = ConstraintCheck(engine.check_structured_outputs)
+
+    # What the other generation APIs (server/completions, server/responses) share with chat.
+
+    @property
+    def prompts(self) -> PromptBuilder:
+        return self._prompts
+
+    @property
+    def token_bytes(self) -> TokenBytes:
+        return self._token_bytes
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self._spec
+
+    @property
+    def context_length(self) -> int:
+        return self._engine.max_model_len
+
+    async def generate(self, prepared: PreparedChat) -> AsyncIterator[RequestOutput]:
+        """The engine's outputs for a prepared request (deltas or only the final one, as its
+        params ask); records the request's metrics once the engine has finished it."""
+        prompt_tokens, completion_tokens = 0, 0
+        output: RequestOutput | None = None
+        request_id = prepared.header.id
+        async for output in self._engine.generate(
+            request_id, prepared.engine_prompt, prepared.params
+        ):
+            prompt_tokens = len(output.prompt_token_ids or ()) or prompt_tokens
+            completion_tokens += sum(len(item.token_ids) for item in output.outputs)
+            yield output
+        _record(prepared, prompt_tokens, completion_tokens, output)
 
     async def prepare(self, request: ChatCompletionRequest, request_id: str) -> PreparedChat:
         started = time.time()
         if request.model != self.served_model_name:
             raise ModelNotFoundError(request.model, [self.served_model_name])
-        refuse_text_past_context(request.messages, self._max_text_chars, self._engine.max_model_len)
-        prompt = await self._prompt_workers.build(request.messages)
-        max_images = self._spec.engine.max_images
-        if len(prompt.image_urls) > max_images:
-            raise BadRequestError(
-                f"The request has {len(prompt.image_urls)} images; this model takes at most "
-                f"{max_images} per request.",
-                param="messages",
-            )
+        # Counted before the prompt is rendered and tokenized: 16k image parts took 2 s to
+        # render before this refusal.
+        self._check_image_count(count_image_parts(request))
+        messages = template_messages(request.messages, request.tools or [])
+        refuse_text_past_context(messages, self._max_text_chars, self._engine.max_model_len)
+        prompt = await self._prompt_workers.build(messages)
         max_tokens = completion_budget(request, self._spec, prompt, self._engine.max_model_len)
-        params = sampling_params(request, self._spec, max_tokens)
-        images = await self._media.load_all(prompt.image_urls, self._draft_edge)
+        constraint = request_constraint(request, self._constraint_check)
+        params = sampling_params(request, self._spec, max_tokens, constraint)
+        images = await self._media.load_all(prompt.image_urls)
         engine_prompt: dict[str, Any] = {"prompt_token_ids": prompt.token_ids}
         if images:
             engine_prompt["multi_modal_data"] = {"image": [loaded.image for loaded in images]}
@@ -97,9 +133,48 @@ class ChatService:
         if request.logprobs:
             logprobs = response.LogprobsOptions(request.top_logprobs or 0, self._token_bytes)
         image_tokens = len(prompt.image_urls) * prompt.tokens_per_image
-        return PreparedChat(
-            header, engine_prompt, params, logprobs, request.include_usage, image_tokens, started
+        options = response.ChoiceOptions(
+            tool_reader(request),
+            request.return_token_ids,
+            image_tokens,
+            self._spec.strip_leading_space,
         )
+        return PreparedChat(
+            header,
+            engine_prompt,
+            params,
+            logprobs,
+            request.include_usage,
+            image_tokens,
+            started,
+            options,
+        )
+
+    def _check_image_count(self, images: int) -> None:
+        max_images = self._spec.engine.max_images
+        if images > max_images:
+            raise BadRequestError(
+                f"The request has {images} images; this model takes at most "
+                f"{max_images} per request.",
+                param="messages",
+                code="too_many_images",
+            )
+
+    def tokenize(self, request: TokenizeRequest) -> dict[str, Any]:
+        if request.model != self.served_model_name:
+            raise ModelNotFoundError(request.model, [self.served_model_name])
+        tokenizer = self._prompts.tokenizer
+        if request.messages is not None:
+            prompt = self._prompts.build(template_messages(request.messages, request.tools or []))
+            ids = expand_images(
+                prompt.token_ids, self._prompts.image_token_id, prompt.tokens_per_image
+            )
+        else:
+            ids = tokenizer(request.prompt or "", add_special_tokens=request.add_special_tokens)[
+                "input_ids"
+            ]
+        strs = tokenizer.convert_ids_to_tokens(ids) if request.return_token_strs else None
+        return tokenize_response(ids, self._engine.max_model_len, strs)
 
     async def complete(self, chat: PreparedChat) -> dict[str, Any]:
         final: RequestOutput | None = None
@@ -110,13 +185,19 @@ class ChatService:
         _refuse_if_cut(final)
         completion_tokens = sum(len(item.token_ids) for item in final.outputs)
         _record(chat, len(final.prompt_token_ids or ()), completion_tokens, final)
-        return response.completion_object(chat.header, final, chat.logprobs)
+        return response.completion_object(chat.header, final, chat.logprobs, chat.options)
 
     async def stream(self, chat: PreparedChat) -> AsyncIterator[bytes]:
         """SSE events; an error after the stream started becomes a last error event."""
         header = chat.header
         prompt_tokens, completion_tokens = 0, 0
         output: RequestOutput | None = None
+        last: RequestOutput | None = None
+        reader = chat.options.tools
+        tool_streams = (
+            {index: ToolCallStream(reader) for index in range(chat.params.n)} if reader else {}
+        )
+        start = AnswerStart(chat.options.strip_leading_space)
         try:
             async for output in self._engine.generate(header.id, chat.engine_prompt, chat.params):
                 if not prompt_tokens:
@@ -126,7 +207,12 @@ class ChatService:
                 _refuse_if_cut(output)
                 prompt_tokens = len(output.prompt_token_ids or ())
                 completion_tokens += sum(len(item.token_ids) for item in output.outputs)
-                for choice in response.stream_choices(output, chat.logprobs):
+                last = output
+                if tool_streams:
+                    choices = response.tool_stream_choices(output, tool_streams)
+                else:
+                    choices = response.stream_choices(output, chat.logprobs, start)
+                for choice in choices:
                     yield response.sse(response.chunk(header, [choice]))
         except ServingError as error:
             logger.warning("stream %s failed: %s", header.id, error.message)
@@ -135,7 +221,8 @@ class ChatService:
             return
         _record(chat, prompt_tokens, completion_tokens, output)
         if chat.include_usage:
-            counts = response.usage(prompt_tokens, completion_tokens)
+            details = response.prompt_tokens_details(chat.image_tokens, last)
+            counts = response.usage(prompt_tokens, completion_tokens, details)
             yield response.sse(response.chunk(header, [], counts))
         yield response.SSE_DONE
 
@@ -153,5 +240,10 @@ def _record(chat: PreparedChat, prompt_tokens: int, completion_tokens: int, last
     metrics.record_generation(counts, chat.started, last)
 
 
-def new_request_id() -> str:
-    return f"chatcmpl-{uuid.uuid4().hex}"
+def count_image_parts(request: ChatCompletionRequest) -> int:
+    return sum(
+        isinstance(part, ImagePart)
+        for message in request.messages
+        if isinstance(message.content, list)
+        for part in message.content
+    )

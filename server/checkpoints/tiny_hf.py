@@ -120,7 +120,7 @@ def build_tiny_llava_hf(out_dir: Path, seed: int = 0, shape: Shape = TINY) -> Pa
     config.save_pretrained(out_dir)
     GenerationConfig.from_model_config(config).save_pretrained(out_dir)
     save_file(
-        _hub_layout_state_dict(_random_model(config, seed)),
+        hub_layout_state_dict(_random_model(config, seed)),
         str(out_dir / "model.safetensors"),
         metadata={"format": "pt"},
     )
@@ -204,7 +204,7 @@ def randomise(module: nn.Module, generator: torch.Generator) -> nn.Module:
     return module.to(torch.float32).eval()
 
 
-def _hub_layout_state_dict(model: LlavaForConditionalGeneration) -> dict[str, torch.Tensor]:
+def hub_layout_state_dict(model: LlavaForConditionalGeneration) -> dict[str, torch.Tensor]:
     """The state dict under the hub checkpoint names, contiguous and in sorted key order."""
     renamed: dict[str, torch.Tensor] = {}
     for key, tensor in model.state_dict().items():

@@ -108,8 +108,8 @@ def build_original_llm(out_dir: Path, recipe: TinyOriginalRecipe) -> Path:
     projector = randomise(build_reference_projector(recipe.projector_type), generator)
     weights = {key: value for key, value in llm.state_dict().items()}
     weights.update({f"model.mm_projector.{k}": v for k, v in projector.state_dict().items()})
-    _save_weights(weights, out_dir / "model.safetensors")
-    config = {**text_config.to_dict(), **_mm_keys(recipe)}
+    save_weights(weights, out_dir / "model.safetensors")
+    config = {**text_config.to_dict(), **mm_config_keys(recipe)}
     config["architectures"] = ["LlavaLlamaForCausalLM"]
     config["model_type"] = "llava"
     (out_dir / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
@@ -139,7 +139,7 @@ def build_tower(out_dir: Path, recipe: TinyOriginalRecipe) -> Path:
         key if key.startswith("vision_model.") else f"vision_model.{key}": value
         for key, value in tower.state_dict().items()
     }
-    _save_weights(weights, out_dir / "model.safetensors")
+    save_weights(weights, out_dir / "model.safetensors")
     CLIPImageProcessor(
         size={"shortest_edge": recipe.image_size},
         crop_size={"height": recipe.image_size, "width": recipe.image_size},
@@ -176,7 +176,7 @@ def _text_config(tokenizer: PreTrainedTokenizerFast) -> LlamaConfig:
     )
 
 
-def _mm_keys(recipe: TinyOriginalRecipe) -> dict[str, object]:
+def mm_config_keys(recipe: TinyOriginalRecipe) -> dict[str, object]:
     """The multimodal keys the original training code writes into config.json."""
     return {
         "mm_vision_tower": f"llava-serve/{recipe.tower_name}",
@@ -196,7 +196,8 @@ def _mm_keys(recipe: TinyOriginalRecipe) -> dict[str, object]:
     }
 
 
-def _save_weights(weights: dict[str, torch.Tensor], path: Path) -> None:
+def save_weights(weights: dict[str, torch.Tensor], path: Path) -> None:
+    """Writes safetensors the way the hub checkpoints are: sorted keys, contiguous, readable."""
     tensors = {key: value.detach().contiguous().clone() for key, value in sorted(weights.items())}
     save_file(tensors, str(path), metadata={"format": "pt"})
     path.chmod(0o644)  # safetensors writes owner-only; a container's serving user must read it

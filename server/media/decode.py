@@ -4,6 +4,8 @@ media type); size, minimum side and aspect ratio are checked from the header bef
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
@@ -28,6 +30,12 @@ MEDIA_TYPE_FORMATS = {
     "image/webp": "WEBP",
 }
 ALLOWED_FORMATS = frozenset(MEDIA_TYPE_FORMATS.values())
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    image: Image.Image
+    format: str  # of the bytes it came from: a cache hit checks it against the declared type
 
 
 @dataclass(frozen=True)
@@ -57,27 +65,64 @@ def image_format(data: bytes, declared: str | None) -> str:
             f"The image is not in a supported format ({', '.join(sorted(ALLOWED_FORMATS))}).",
             param="image_url",
         )
-    if declared is not None and MEDIA_TYPE_FORMATS.get(declared) != sniffed:
+    check_declared(sniffed, declared)
+    return sniffed
+
+
+def check_declared(fmt: str, declared: str | None) -> None:
+    """The declared media type (data: URL or Content-Type) must name the bytes' format."""
+    if declared is not None and MEDIA_TYPE_FORMATS.get(declared) != fmt:
         raise BadRequestError(
-            f"The image is declared as {declared} but its bytes are {sniffed}.",
+            f"The image is declared as {declared} but its bytes are {fmt}.",
             param="image_url",
         )
-    return sniffed
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What decoding an image will cost, read from its header: its format and the size it
+    decodes to (a JPEG's draft size when draft decoding applies)."""
+
+    format: str
+    size: tuple[int, int]
+
+    @property
+    def pixels(self) -> int:
+        return self.size[0] * self.size[1]
+
+
+def probe_image(
+    data: bytes, declared: str | None, limits: ImageLimits, draft_edge: int | None = None
+) -> Probe:
+    """Checks format and dimensions from the header; no pixel is decoded. Worker thread."""
+    fmt = image_format(data, declared)
+    with _opened(data, fmt, limits, draft_edge) as image:
+        return Probe(fmt, image.size)
 
 
 def decode_image(
     data: bytes, declared: str | None, limits: ImageLimits, draft_edge: int | None = None
-) -> Image.Image:
+) -> DecodedImage:
     """Decodes the first frame to RGB, JPEGs in draft mode down to draft_edge if given.
     Runs in a worker thread: it is CPU-bound."""
     fmt = image_format(data, declared)
+    with _opened(data, fmt, limits, draft_edge) as image:
+        return DecodedImage(_decoded_rgb(image, fmt), fmt)
+
+
+@contextmanager
+def _opened(
+    data: bytes, fmt: str, limits: ImageLimits, draft_edge: int | None
+) -> Iterator[Image.Image]:
+    """The image opened lazily (header only) at its first frame, dimensions checked, draft
+    scaling chosen; Pillow's errors become clear 400s."""
     try:
         with Image.open(io.BytesIO(data), formats=[fmt]) as image:
             check_dimensions(image.size, limits)  # from the header: nothing decoded yet
             image.seek(0)  # animated images: the first frame
             if draft_edge is not None:
                 apply_draft(image, draft_edge)
-            return image.convert("RGB")
+            yield image
     except Image.DecompressionBombError as error:
         raise BadRequestError(
             f"The image has too many pixels (at most {limits.max_pixels} are accepted).",
@@ -85,6 +130,15 @@ def decode_image(
         ) from error
     except UnidentifiedImageError as error:
         raise BadRequestError(f"The image is not a valid {fmt} file.", param="image_url") from error
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise BadRequestError(
+            f"The {fmt} image could not be decoded: {error}", param="image_url"
+        ) from error
+
+
+def _decoded_rgb(image: Image.Image, fmt: str) -> Image.Image:
+    try:
+        return image.convert("RGB")
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise BadRequestError(
             f"The {fmt} image could not be decoded: {error}", param="image_url"

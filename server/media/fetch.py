@@ -4,8 +4,8 @@ file: URLs jailed in a media root. Every byte cap is enforced while reading, nev
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
+import logging
 import os
 import stat
 from dataclasses import dataclass
@@ -14,6 +14,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import httpcore
 import httpx
+import pybase64
 
 from server.errors import BadRequestError, PayloadTooLargeError
 from server.media.guard import MediaPolicy, check_url, refused, resolve_checked
@@ -21,6 +22,8 @@ from server.media.guard import MediaPolicy, check_url, refused, resolve_checked
 # Media types an image may be declared as; what the bytes really are is checked when decoding.
 IMAGE_MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif"})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,13 @@ def too_large(max_bytes: int) -> PayloadTooLargeError:
     )
 
 
+def media_type_base(media_type: str) -> str:
+    return media_type.split(";", 1)[0].strip().lower()
+
+
 def declared_image_type(media_type: str, where: str) -> str:
     """The media type without parameters, if it is an allowed image type."""
-    base = media_type.split(";", 1)[0].strip().lower()
+    base = media_type_base(media_type)
     if base not in IMAGE_MEDIA_TYPES:
         allowed = ", ".join(sorted(IMAGE_MEDIA_TYPES))
         raise BadRequestError(
@@ -47,19 +54,35 @@ def declared_image_type(media_type: str, where: str) -> str:
     return base
 
 
+def unfetchable(url: str, detail: str) -> BadRequestError:
+    """What a client learns when an allowed URL's server fails or answers wrongly: nothing of
+    its answer (status, content type, connection errors and delays would map the ports and
+    services the server can reach); the operator's log has the detail, with the host only
+    (a signed URL's query is a credential)."""
+    try:
+        where = httpx.URL(url).netloc.decode("ascii", "replace")
+    except (httpx.InvalidURL, ValueError):
+        where = "(unparsable URL)"
+    logger.warning("could not fetch an image from %s: %s", where, detail)
+    return BadRequestError("Could not fetch the image.", param="image_url")
+
+
 def decode_data_url(url: str, max_bytes: int) -> Media:
-    """Decodes `data:image/<type>;base64,<payload>`; other data: URLs are refused."""
+    """Decodes `data:image/<type>;base64,<payload>`; other data: URLs are refused. The media
+    type and the base64 token are case-insensitive (RFC 2397, RFC 2045)."""
     header, comma, payload = url.partition(",")
     if not comma:
         raise BadRequestError("The data: URL has no ',' before its payload.", param="image_url")
     media_type, *options = header[len("data:") :].split(";")
-    if "base64" not in options:
+    if "base64" not in (option.strip().lower() for option in options):
         raise BadRequestError("Only base64 data: URLs are accepted.", param="image_url")
     declared = declared_image_type(media_type, "data: URL's")
     if len(payload) * 3 // 4 > max_bytes + 2:
         raise too_large(max_bytes)
     try:
-        data = base64.b64decode(payload, validate=True)
+        # SIMD base64 (vLLM's own choice): ~100x the standard library's validating decoder
+        # (a 9.8 MB data URL: 0.5 ms instead of 113 ms).
+        data = pybase64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as error:
         raise BadRequestError(
             f"The data: URL is not valid base64: {error}", param="image_url"
@@ -98,7 +121,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 
 
 def guarded_client(
-    policy: MediaPolicy, connect_timeout_s: float, total_s: float
+    policy: MediaPolicy, connect_timeout_s: float, total_s: float, max_connections: int = 32
 ) -> httpx.AsyncClient:
     """An HTTP client that only reaches checked addresses, ignores proxy env vars, never
     follows redirects itself (fetch_url checks each hop) and never decompresses."""
@@ -106,7 +129,7 @@ def guarded_client(
     # httpx has no public hook for the network backend; the pool is rebuilt with ours.
     transport._pool = httpcore.AsyncConnectionPool(
         ssl_context=httpx.create_ssl_context(),
-        max_connections=32,
+        max_connections=max_connections,
         network_backend=GuardedNetworkBackend(policy),
     )
     return httpx.AsyncClient(
@@ -132,6 +155,7 @@ async def fetch_url(
     client: httpx.AsyncClient, url: str, policy: MediaPolicy, limits: FetchLimits
 ) -> Media:
     """GETs an http(s) image, re-checking every redirect hop, within one total deadline."""
+    first = url
     try:
         async with asyncio.timeout(limits.timeout_s):
             for _ in range(limits.max_redirects + 1):
@@ -141,13 +165,9 @@ async def fetch_url(
                     return media
                 url = urljoin(url, location)
     except TimeoutError as error:
-        raise BadRequestError(
-            f"Fetching the image URL took longer than {limits.timeout_s:g} s.", param="image_url"
-        ) from error
+        raise unfetchable(first, f"took longer than {limits.timeout_s:g} s") from error
     except (httpx.HTTPError, httpx.InvalidURL, ValueError, OverflowError) as error:
-        raise BadRequestError(
-            f"The image URL could not be fetched: {type(error).__name__}.", param="image_url"
-        ) from error
+        raise unfetchable(url, f"{type(error).__name__}: {error}") from error
     raise refused(f"The image URL redirected more than {limits.max_redirects} times.")
 
 
@@ -159,27 +179,25 @@ async def _get_once(
         if response.status_code in REDIRECT_STATUSES:
             location = response.headers.get("location", "")
             if not location:
-                raise BadRequestError("The image URL redirected nowhere.", param="image_url")
+                raise unfetchable(url, f"HTTP {response.status_code} without a Location")
             return None, location
         if response.status_code != 200:
-            raise BadRequestError(
-                f"The image URL answered HTTP {response.status_code}.", param="image_url"
-            )
-        declared = _check_response_headers(response, max_bytes)
+            raise unfetchable(url, f"HTTP {response.status_code}")
+        declared = _check_response_headers(url, response, max_bytes)
         return Media(await _read_capped(response, max_bytes), declared), ""
 
 
-def _check_response_headers(response: httpx.Response, max_bytes: int) -> str:
+def _check_response_headers(url: str, response: httpx.Response, max_bytes: int) -> str:
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
-        raise BadRequestError(
-            f"The image URL sent a {encoding!r}-encoded body; only unencoded images are accepted.",
-            param="image_url",
-        )
+        raise unfetchable(url, f"a {encoding!r}-encoded body (only unencoded images are taken)")
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes:
         raise too_large(max_bytes)
-    return declared_image_type(response.headers.get("content-type", ""), "image URL's")
+    content_type = response.headers.get("content-type", "")
+    if media_type_base(content_type) not in IMAGE_MEDIA_TYPES:
+        raise unfetchable(url, f"the media type {content_type[:100]!r}, not an image type")
+    return media_type_base(content_type)
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:

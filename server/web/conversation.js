@@ -137,13 +137,20 @@ export class AnswerView {
     this.settle("stopped", "Stopped: the request was cancelled.");
   }
 
-  failed(error) {
+  /** Shows the error; `action` ({ label, run }) offers a way forward as a button. */
+  failed(error, action = null) {
     this.settle("error", "");
     const box = element("div", "error-box");
     box.setAttribute("role", "alert");
     const where = error.status ? `Error ${error.status}` : "Error";
     box.append(element("strong", "", `${where}: `), element("span", "error-message", error.message));
     if (error.param) box.append(element("span", "error-param", ` (parameter: ${error.param})`));
+    if (action) {
+      const button = element("button", "error-action", action.label);
+      button.type = "button";
+      button.addEventListener("click", () => action.run(), { once: true });
+      box.append(button);
+    }
     this.item.append(box);
     this.scroll();
   }

@@ -239,7 +239,7 @@ class Playground {
         return;
       }
     } else if (error instanceof ApiError) {
-      answer.failed(error);
+      answer.failed(error, this.wayForward(error, { text, images }));
     } else {
       // fetch() fails with a TypeError when the server cannot be reached at all.
       const reach = error instanceof TypeError ? "Cannot reach the server: " : "";
@@ -251,6 +251,25 @@ class Playground {
     this.attachments.restore(images);
   }
 
+  /**
+   * A model that takes fewer images per request than the conversation now holds: offer to start
+   * a new conversation with this turn's pictures and question, instead of only the error.
+   */
+  wayForward(error, { text, images }) {
+    if (error.code !== "too_many_images" || !images.length || !imageCount(this.history)) {
+      return null;
+    }
+    return {
+      label: "Start a new conversation with this picture",
+      run: () => {
+        this.clear();
+        this.attachments.restore(images);
+        $("message").value = text;
+        this.send();
+      },
+    };
+  }
+
   stop() {
     this.controller?.abort();
   }
@@ -260,6 +279,7 @@ class Playground {
     this.epoch += 1;
     this.history = [];
     this.view.clear();
+    this.attachments.take(); // the tray belongs to the conversation being cleared
     this.note("Conversation cleared.");
     $("message").focus();
   }

@@ -1,0 +1,7 @@
+"""`python -m llava_demo train|eval`."""
+
+import sys
+
+from llava_demo.cli import main
+
+sys.exit(main())

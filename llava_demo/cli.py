@@ -1,0 +1,131 @@
+"""`python -m llava_demo train|eval` (`make train-demo` / `make eval-demo`): arguments here,
+work in train.py/evaluate.py (imported only when the command runs: they need torch)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from llava_demo.paths import DEMO_DIR
+from llava_demo.scenes import EVAL_SEED_BASE
+
+
+def _add_train_command(commands: Any) -> None:
+    train = commands.add_parser(
+        "train",
+        help="train the demo model (all stages, on CPU)",
+        description="Unset flags keep the recipe's values (llava_demo/config.py).",
+    )
+    train.add_argument("--out", type=Path, default=DEMO_DIR, help="model_repo folder to write")
+    train.add_argument("--seed", type=int, default=None, help="every RNG's seed (default 3)")
+    train.add_argument("--scenes", type=int, default=None, help="training scenes (seeds 0..N-1)")
+    for stage in ("encoder", "lm", "stage1", "stage2"):
+        train.add_argument(f"--{stage}-steps", type=int, default=None)
+    train.add_argument("--learning-rate", type=float, default=None)
+    train.add_argument("--stage2-learning-rate", type=float, default=None)
+    train.add_argument("--batch-size", type=int, default=None)
+    train.add_argument(
+        "--stage2-weights",
+        type=lambda text: tuple(float(part) for part in text.split(",")),
+        default=None,
+        help="stage 2 batches of conversation,detail,reasoning,multi-turn, by weight: 2,1,2,1",
+    )
+    train.add_argument("--position-std", type=float, default=None, help="tower position init")
+    train.add_argument("--text-hidden", type=int, default=None, help="decoder width (x head dim)")
+    train.add_argument("--text-layers", type=int, default=None, help="decoder layers")
+    train.add_argument("--text-head-dim", type=int, default=None, help="decoder head width")
+    train.add_argument(
+        "--question-first",
+        type=float,
+        default=None,
+        help="share of training rows with the question first (default 1; 0: image first)",
+    )
+    train.add_argument("--no-ablations", action="store_true", help="skip the ablation runs")
+    train.add_argument("--eval-scenes", type=int, default=None)
+    train.add_argument(
+        "--threads", type=int, default=None, help="torch threads (results depend on it)"
+    )
+
+
+def _add_eval_command(commands: Any) -> None:
+    evaluate = commands.add_parser(
+        "eval",
+        help="the served demo model's accuracy via the API",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    evaluate.add_argument(
+        "--base-url",
+        default="http://127.0.0.1:8000",
+        help="the server, with or without a trailing /v1",
+    )
+    evaluate.add_argument("--scenes", type=int, default=300, help="fresh scenes to ask about")
+    evaluate.add_argument(
+        "--seed-base",
+        type=int,
+        default=EVAL_SEED_BASE,
+        help="first fresh scene seed (training uses 0 up)",
+    )
+    evaluate.add_argument(
+        "--summary",
+        type=Path,
+        default=DEMO_DIR / "training_summary.json",
+        help="training summary whose ablation rows join the table",
+    )
+    evaluate.add_argument("--show-errors", type=int, default=5, help="wrong answers to print")
+    evaluate.add_argument(
+        "--wait", type=float, default=300.0, help="seconds to wait for the server's /ready"
+    )
+    evaluate.add_argument(
+        "--structured",
+        action="store_true",
+        help="ask for each scene as JSON (a json_schema response_format) instead",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m llava_demo",
+        description="Train the demo model, or measure the served one through the API.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_train_command(commands)
+    _add_eval_command(commands)
+    return parser
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from llava_demo.evaluate import api_root, eval_demo
+
+    if args.structured:
+        from llava_demo.structured_eval import eval_structured
+
+        base_url = api_root(args.base_url)
+        return eval_structured(base_url, args.scenes, args.seed_base, args.show_errors)
+    return eval_demo(
+        args.base_url, args.scenes, args.seed_base, args.summary, args.show_errors, args.wait
+    )
+
+
+def _train(args: argparse.Namespace) -> int:
+    from llava_demo.config import TrainConfig
+    from llava_demo.train import train_demo
+
+    # Every train flag is named after its TrainConfig field; unset ones keep the default.
+    given = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(TrainConfig)
+        if getattr(args, field.name, None) is not None
+    }
+    config = TrainConfig(ablations=not args.no_ablations, **given)
+    summary = train_demo(config)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return _evaluate(args) if args.command == "eval" else _train(args)

@@ -1,0 +1,206 @@
+"""`python -m llava_demo train`: the paper's recipe in miniature, deterministic from a seed.
+
+0. the language model: a LLaMA pre-trained on the demo's text alone (our stand-in for Vicuna);
+1. the vision encoder: contrastive pre-training on scene/caption pairs, then frozen (CLIP);
+2. stage 1, feature alignment: only the linear projector learns, on caption pairs;
+3. stage 2, end-to-end instruction tuning: projector and language model learn on the three
+   response types. The ablation "conversation data only" repeats stage 2 on conversations.
+Every stage draws its batches from one seeded RNG; a progress bar shows the loss and every
+step's loss goes to train_log.jsonl.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from transformers import CLIPImageProcessor, CLIPVisionModel, PreTrainedTokenizerFast
+
+from llava_demo.batches import Batcher, batch_loss
+from llava_demo.config import TrainConfig
+from llava_demo.encoder_pretrain import pretrain_tower
+from llava_demo.export import export_all
+from llava_demo.instructions import STAGE2_KINDS, caption
+from llava_demo.lm_pretrain import pretrain_language_model
+from llava_demo.loss_log import LossLog
+from llava_demo.model import DemoLlava, DemoShape, build_tokenizer, tower_config, tower_features
+from llava_demo.offline_eval import evaluate_offline
+from llava_demo.render import render_scene
+from llava_demo.scenes import CANVAS, Scene, generate_scene
+from server.checkpoints.tiny_hf import CLIP_MEAN, CLIP_STD
+
+
+def image_processor() -> CLIPImageProcessor:
+    """Any picture resized to 48x48 (no crop): the scene's 3x3 grid meets the patches' 3x3
+    grid whatever the canvas's aspect ratio (a centre crop would cut a wide scene's sides)."""
+    return CLIPImageProcessor(
+        size={"height": CANVAS, "width": CANVAS},
+        do_center_crop=False,
+        crop_size={"height": CANVAS, "width": CANVAS},
+        image_mean=list(CLIP_MEAN),
+        image_std=list(CLIP_STD),
+    )
+
+
+def scene_pixels(scenes: Sequence[Scene], processor: CLIPImageProcessor) -> torch.Tensor:
+    chunks = []
+    for start in range(0, len(scenes), 500):
+        images = [render_scene(scene) for scene in scenes[start : start + 500]]
+        chunks.append(processor(images=images, return_tensors="pt")["pixel_values"])
+    return torch.cat(chunks)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One training stage: its name (also its RNG's seed), the kinds of batch it draws (by
+    weight), its steps and its peak learning rate."""
+
+    name: str
+    kinds: Sequence[str]
+    weights: Sequence[float]
+    steps: int
+    rate: float
+
+
+def run_stage(
+    stage: Stage,
+    model: DemoLlava,
+    batcher: Batcher,
+    features: torch.Tensor,
+    config: TrainConfig,
+    log: LossLog,
+) -> None:
+    """Trains the parameters that require grad; stage 1 leaves only the projector's on."""
+    params = [param for param in model.parameters() if param.requires_grad]
+    optimiser = torch.optim.AdamW(params, lr=stage.rate, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, stage.rate, total_steps=stage.steps, pct_start=0.1
+    )
+    rng = random.Random(f"{config.seed}:{stage.name}")
+    model.train()
+    bar = log.bar(stage.name, stage.steps)
+    for step in bar:
+        batch = batcher.sample_batch(stage.kinds, stage.weights, config.batch_size, rng)
+        loss = batch_loss(model, batch, features)
+        optimiser.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimiser.step()
+        schedule.step()
+        log.write(stage.name, step, loss.item(), batch.kind)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    model.eval()
+
+
+def pretrain_encoder(
+    scenes: Sequence[Scene], pixels: torch.Tensor, config: TrainConfig, log: LossLog
+) -> CLIPVisionModel:
+    tower = CLIPVisionModel(tower_config(DemoShape())).to(torch.float32)
+    torch.nn.init.normal_(tower.embeddings.position_embedding.weight, std=config.position_std)
+    bar = log.bar("encoder (contrastive)", config.encoder_steps)
+    steps = iter(bar)
+
+    def report(step: int, loss: float) -> None:
+        next(steps, None)
+        log.write("encoder", step, loss)
+        bar.set_postfix(loss=f"{loss:.3f}")
+
+    captions = [caption(scene) for scene in scenes]
+    pretrain_tower(tower, pixels, captions, config.encoder_steps, 128, report)
+    bar.close()
+    return tower
+
+
+def train_demo(config: TrainConfig) -> dict[str, object]:
+    """Runs every stage, writes the checkpoints and returns the summary (also saved)."""
+    started = time.monotonic()
+    torch.set_num_threads(config.threads)  # one: several threads crawl on a shared machine
+    torch.manual_seed(config.seed)
+    config.out.mkdir(parents=True, exist_ok=True)
+    log = LossLog(config.out / "train_log.jsonl")
+    tokenizer = build_tokenizer()
+    scenes = [generate_scene(seed) for seed in range(config.scenes)]
+    processor = image_processor()
+    pixels = scene_pixels(scenes, processor)
+    tower = pretrain_encoder(scenes, pixels, config, log)
+    chunks = [pixels[start : start + 500] for start in range(0, len(pixels), 500)]
+    features = torch.cat([tower_features(tower, chunk) for chunk in chunks])
+    # The served prompt puts the question where most training rows had it.
+    images_after_text = config.question_first >= 0.5
+
+    def evaluate(model: DemoLlava) -> dict[str, float]:
+        return evaluate_offline(
+            model, tokenizer, tower, processor, config.eval_scenes, images_after_text
+        )
+
+    batcher = Batcher(tokenizer, scenes, DemoShape().image_tokens, config.question_first)
+    model, stage1 = train_language_side(tokenizer, scenes, batcher, features, config, log)
+    rows = {"stage 1 only": evaluate(stage1)} if config.ablations else {}
+    export_all(config.out, model, tower, tokenizer, processor, images_after_text)
+    accuracy = {"full data": evaluate(model), **rows}
+    summary: dict[str, object] = {
+        "config": {k: str(v) for k, v in asdict(config).items()},
+        "train_seconds": round(time.monotonic() - started, 1),
+        "offline_accuracy": accuracy,
+    }
+    summary_path = config.out / "training_summary.json"
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    if config.ablations:  # after the export, so the main checkpoint never waits on it
+        stage1.llm.requires_grad_(True)
+        steps, rate = conversation_only_steps(config), config.stage2_learning_rate
+        stage = Stage("stage 2 (conversation only)", ["conversation"], [1.0], steps, rate)
+        run_stage(stage, stage1, batcher, features, config, log)
+        accuracy["conversation data only"] = evaluate(stage1)
+        summary["train_seconds_with_ablations"] = round(time.monotonic() - started, 1)
+        summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def conversation_only_steps(config: TrainConfig) -> int:
+    """The paper trains its data ablations on a subset for the same epochs: here as many
+    conversation batches as the full run drew, i.e. its share of the stage-2 steps."""
+    share = config.stage2_weights[STAGE2_KINDS.index("conversation")] / sum(config.stage2_weights)
+    return round(config.stage2_steps * share)
+
+
+def decoder_shape(config: TrainConfig) -> DemoShape:
+    return DemoShape(
+        text_hidden=config.text_hidden,
+        text_layers=config.text_layers,
+        text_intermediate=3 * config.text_hidden,
+        text_head_dim=config.text_head_dim,
+    )
+
+
+def train_language_side(
+    tokenizer: PreTrainedTokenizerFast,
+    scenes: Sequence[Scene],
+    batcher: Batcher,
+    features: torch.Tensor,
+    config: TrainConfig,
+    log: LossLog,
+) -> tuple[DemoLlava, DemoLlava]:
+    """(the full model, a copy taken after stage 1 for the ablations)."""
+    model = DemoLlava(tokenizer, decoder_shape(config))
+    pretrain_language_model(model, tokenizer, scenes, config, log)
+    model.llm.requires_grad_(False)
+    stage1 = Stage(
+        "stage 1 (projector)", ["caption"], [1.0], config.stage1_steps, config.learning_rate
+    )
+    run_stage(stage1, model, batcher, features, config, log)
+    after_stage1 = copy.deepcopy(model)
+    model.llm.requires_grad_(True)
+    stage2 = Stage(
+        "stage 2 (full data)",
+        STAGE2_KINDS,
+        config.stage2_weights,
+        config.stage2_steps,
+        config.stage2_learning_rate,
+    )
+    run_stage(stage2, model, batcher, features, config, log)
+    return model, after_stage1

@@ -1,0 +1,34 @@
+"""POST /v1/completions: JSON, or an SSE stream ending with `data: [DONE]`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from server.api.engine_ids import engine_request_id
+from server.api.paths import COMPLETIONS
+from server.api.state import chat_service
+from server.chat.service import ChatService
+from server.completions.schemas import CompletionRequest
+from server.completions.service import CompletionService
+
+router = APIRouter()
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@router.post(COMPLETIONS, response_model=None)
+async def completions(
+    request: CompletionRequest,
+    chat: Annotated[ChatService, Depends(chat_service)],
+    request_id: Annotated[str, Depends(engine_request_id)],
+) -> JSONResponse | StreamingResponse:
+    service = CompletionService(chat)
+    prepared = await service.prepare(request, request_id)
+    if request.stream:
+        return StreamingResponse(
+            service.stream(prepared), media_type="text/event-stream", headers=SSE_HEADERS
+        )
+    return JSONResponse(await service.complete(prepared))

@@ -1,0 +1,33 @@
+"""POST /v1/responses: a response object as JSON, or its SSE event stream."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from server.api.engine_ids import engine_request_id
+from server.api.paths import RESPONSES
+from server.api.routes_completions import SSE_HEADERS
+from server.api.state import chat_service
+from server.chat.service import ChatService
+from server.responses.schemas import ResponsesRequest
+from server.responses.service import ResponsesService
+
+router = APIRouter()
+
+
+@router.post(RESPONSES, response_model=None)
+async def responses(
+    request: ResponsesRequest,
+    chat: Annotated[ChatService, Depends(chat_service)],
+    request_id: Annotated[str, Depends(engine_request_id)],
+) -> JSONResponse | StreamingResponse:
+    service = ResponsesService(chat)
+    prepared = await service.prepare(request, request_id)
+    if request.stream:
+        return StreamingResponse(
+            service.stream(prepared), media_type="text/event-stream", headers=SSE_HEADERS
+        )
+    return JSONResponse(await service.complete(prepared))

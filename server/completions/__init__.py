@@ -1,0 +1,1 @@
+"""POST /v1/completions: text prompts (or token ids) in, text out, on chat's engine machinery."""

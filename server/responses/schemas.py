@@ -1,0 +1,167 @@
+"""The Responses API request, validated. An explicit null means the default; fields that do
+not change the output are accepted and ignored; the rest of OpenAI's fields are refused by
+name, all of them in one message."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from server.chat.schemas import MAX_CONTENT_PARTS, MAX_MESSAGES, MAX_NAME_CHARS, MAX_TEXT_CHARS
+
+MAX_OUTPUT_TOKENS = 1_000_000
+# The one input item type served (OpenAI's list also has function calls, reasoning, ...).
+MESSAGE_ITEM = "message"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputText(_Strict):
+    type: Literal["input_text"]
+    text: str = Field(max_length=MAX_TEXT_CHARS)
+
+
+class InputImage(_Strict):
+    type: Literal["input_image"]
+    image_url: str | None = Field(None, min_length=1)
+    detail: Literal["auto", "low", "high"] | None = None
+    file_id: str | None = None
+
+    @model_validator(mode="after")
+    def _by_url(self) -> InputImage:
+        if self.file_id is not None:
+            raise ValueError("file_id is not supported (no file storage): send image_url")
+        if self.image_url is None:
+            raise ValueError("image_url is required (an http(s) URL or a data: URL)")
+        return self
+
+
+class OutputText(BaseModel):
+    """An assistant turn sent back as history, as the SDK returns it (annotations and logprobs
+    come along and are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["output_text"]
+    text: str = Field(max_length=MAX_TEXT_CHARS)
+
+
+ContentPart = Annotated[InputText | InputImage | OutputText, Field(discriminator="type")]
+
+
+class MessageItem(_Strict):
+    type: Literal["message"] | None = None
+    role: Literal["user", "assistant", "system", "developer"]
+    content: str | list[ContentPart]
+    # What the SDK's own output items carry when sent back as history; not used.
+    id: str | None = None
+    status: str | None = None
+    phase: str | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> MessageItem:
+        if isinstance(self.content, str) and len(self.content) > MAX_TEXT_CHARS:
+            raise ValueError(f"content may be at most {MAX_TEXT_CHARS} characters long")
+        if isinstance(self.content, list) and not 1 <= len(self.content) <= MAX_CONTENT_PARTS:
+            raise ValueError(f"content takes 1 to {MAX_CONTENT_PARTS} parts")
+        return self
+
+
+class TextFormat(_Strict):
+    type: Literal["text"]
+
+
+class JsonObjectFormat(_Strict):
+    type: Literal["json_object"]
+
+
+class JsonSchemaFormat(_Strict):
+    """OpenAI's Responses shape (flat; chat nests these under `json_schema`)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    type: Literal["json_schema"]
+    name: str = Field("response", max_length=MAX_NAME_CHARS)
+    description: str | None = None
+    json_schema: dict[str, Any] = Field(alias="schema")
+    strict: bool | None = None
+
+
+OutputFormat = Annotated[
+    TextFormat | JsonObjectFormat | JsonSchemaFormat, Field(discriminator="type")
+]
+
+
+class TextOptions(_Strict):
+    format: OutputFormat | None = None
+    verbosity: Literal["low", "medium", "high"] | None = None
+
+
+class ResponsesRequest(_Strict):
+    model: str = Field(max_length=MAX_NAME_CHARS)
+    input: str | list[MessageItem]
+    instructions: str | None = Field(None, max_length=MAX_TEXT_CHARS)
+    max_output_tokens: int | None = Field(None, ge=1, le=MAX_OUTPUT_TOKENS)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    stream: bool | None = None
+    text: TextOptions | None = None
+    tool_choice: Literal["none", "auto"] | None = None
+    tools: list[dict[str, Any]] | None = None
+    # Accepted and ignored: they do not change the output.
+    store: bool | None = None
+    metadata: dict[str, str] | None = None
+    user: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    safety_identifier: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    prompt_cache_key: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    service_tier: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    parallel_tool_calls: bool | None = None
+    max_tool_calls: int | None = Field(None, ge=1)
+    stream_options: dict[str, Any] | None = None
+    truncation: Literal["disabled"] | None = None
+    # Refused unless null or neutral (see _refused): they need state or features not served.
+    previous_response_id: str | None = None
+    conversation: str | dict[str, Any] | None = None
+    background: bool | None = None
+    reasoning: dict[str, Any] | None = None
+    include: list[str] | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
+    prompt: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_message_items(cls, data: Any) -> Any:
+        items = data.get("input") if isinstance(data, dict) else None
+        if isinstance(items, list):
+            kinds = {
+                str(item.get("type"))
+                for item in items
+                if isinstance(item, dict) and item.get("type", MESSAGE_ITEM) != MESSAGE_ITEM
+            }
+            if kinds:
+                raise ValueError(f"input items of type {sorted(kinds)} are not supported")
+        return data
+
+    @model_validator(mode="after")
+    def _refused(self) -> ResponsesRequest:
+        refused = [name for name, value in self._refusable().items() if value]
+        if refused:
+            raise ValueError(f"not supported by this server: {', '.join(refused)}")
+        if isinstance(self.input, list) and not 1 <= len(self.input) <= MAX_MESSAGES:
+            raise ValueError(f"input takes 1 to {MAX_MESSAGES} items")
+        if isinstance(self.input, str) and len(self.input) > MAX_TEXT_CHARS:
+            raise ValueError(f"input may be at most {MAX_TEXT_CHARS} characters long")
+        return self
+
+    def _refusable(self) -> dict[str, object]:
+        return {
+            "conversation (the server keeps no state)": self.conversation,
+            "background": self.background,
+            "reasoning (not a reasoning model)": self.reasoning
+            and any(value is not None for value in self.reasoning.values()),
+            "include": self.include,
+            "top_logprobs": self.top_logprobs,
+            "prompt (stored prompts)": self.prompt,
+            "tools": self.tools,
+        }

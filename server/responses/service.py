@@ -1,0 +1,122 @@
+"""Responses: the request becomes the chat request it means (server/responses/convert.py), is
+prepared by chat (prompt, images, limits, sampling) and runs on chat's engine machinery; only
+the answer's shape is the Responses API's. Stateless: no response is stored."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from vllm.outputs import RequestOutput
+
+from server.chat.service import ChatService, PreparedChat
+from server.errors import BadRequestError, ServingError
+from server.responses.convert import chat_request
+from server.responses.response import (
+    ResponseShell,
+    TokenCounts,
+    message_item,
+    new_message_id,
+    response_object,
+    status_of,
+)
+from server.responses.schemas import ResponsesRequest
+from server.responses.stream import ResponseEvents
+
+logger = logging.getLogger(__name__)
+
+# Chat's words for what the Responses API calls otherwise, in the errors chat raises.
+CHAT_TO_RESPONSES_TERMS = {
+    "messages": "input",
+    "max_tokens": "max_output_tokens",
+    "response_format.json_schema.schema": "text.format.schema",
+    "response_format": "text.format",
+}
+
+
+@dataclass(frozen=True)
+class PreparedResponse:
+    shell: ResponseShell
+    chat: PreparedChat
+
+
+class ResponsesService:
+    """Built per request over the server's ChatService: no state of its own."""
+
+    def __init__(self, chat: ChatService):
+        self._chat = chat
+
+    async def prepare(self, request: ResponsesRequest, request_id: str) -> PreparedResponse:
+        if request.previous_response_id is not None:
+            raise BadRequestError(
+                "This server does not store responses (it is stateless, whatever `store` "
+                "says), so previous_response_id cannot be resolved: send the earlier turns "
+                "in `input` instead.",
+                param="previous_response_id",
+            )
+        as_chat = chat_request(request)
+        try:
+            prepared = await self._chat.prepare(as_chat, request_id)
+        except BadRequestError as error:
+            raise _in_responses_terms(error) from error
+        params = prepared.params
+        header = prepared.header
+        shell = ResponseShell(
+            request_id, header.created, header.model, request, params.temperature, params.top_p
+        )
+        return PreparedResponse(shell, prepared)
+
+    async def complete(self, prepared: PreparedResponse) -> dict[str, Any]:
+        final: RequestOutput | None = None
+        async for output in self._chat.generate(prepared.chat):
+            final = output
+        if final is None or not final.outputs:
+            raise ServingError("The engine returned no output.")
+        completion = final.outputs[0]
+        status = status_of(completion.finish_reason)
+        item = message_item(new_message_id(), status, completion.text)
+        counts = TokenCounts(
+            input_tokens=len(final.prompt_token_ids or ()),
+            output_tokens=len(completion.token_ids),
+            cached_tokens=final.num_cached_tokens or 0,
+            image_tokens=prepared.chat.image_tokens,
+        )
+        return response_object(prepared.shell, status, [item], counts)
+
+    async def stream(self, prepared: PreparedResponse) -> AsyncIterator[bytes]:
+        events = ResponseEvents(prepared.shell)
+        for event in events.start():
+            yield event
+        finish_reason: str | None = None
+        input_tokens, output_tokens, cached_tokens = 0, 0, 0
+        try:
+            async for output in self._chat.generate(prepared.chat):
+                input_tokens = len(output.prompt_token_ids or ()) or input_tokens
+                cached_tokens = output.num_cached_tokens or cached_tokens
+                for completion in output.outputs:
+                    output_tokens += len(completion.token_ids)
+                    finish_reason = completion.finish_reason or finish_reason
+                    for event in events.delta(completion.text):
+                        yield event
+        except ServingError as error:
+            logger.warning("stream %s failed: %s", prepared.shell.id, error.message)
+            for event in events.fail(error):
+                yield event
+            return
+        image_tokens = prepared.chat.image_tokens
+        counts = TokenCounts(input_tokens, output_tokens, cached_tokens, image_tokens)
+        for event in events.finish(finish_reason, counts):
+            yield event
+
+
+def _in_responses_terms(error: BadRequestError) -> BadRequestError:
+    """The parameter path always; the message's field names only (not its prose)."""
+    message, param = error.message, error.param
+    for chat_term, responses_term in CHAT_TO_RESPONSES_TERMS.items():
+        if param is not None:
+            param = param.replace(chat_term, responses_term)
+        if "_" in chat_term:
+            message = message.replace(chat_term, responses_term)
+    return BadRequestError(message, param=param, code=error.code)

@@ -1,0 +1,1 @@
+"""Structured outputs: OpenAI response formats -> vLLM's StructuredOutputsParams, checked early."""

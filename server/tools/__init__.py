@@ -1,0 +1,1 @@
+"""Function tools: request schema, constraint, prompt rendering, reading calls from the output."""

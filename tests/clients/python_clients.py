@@ -1,0 +1,203 @@
+"""Runs LangChain, LiteLLM and instructor calls against a server, as their users write them.
+
+Run with the clients' venv (.venv/tools/clients, requirements/clients.lock), not the server's:
+their pins need not agree with vLLM's. Prints one JSON line per call:
+{"call": ..., "ok": bool, "result": ..., "error": ...}. Usage: python_clients.py BASE_URL MODEL
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import struct
+import sys
+import traceback
+import zlib
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no cost-map download
+
+
+def png_data_url(width: int = 32, height: int = 32) -> str:
+    """A red square as a PNG data URL, built with the standard library only."""
+    rows = b"".join(b"\x00" + b"\xd0\x20\x20" * width for _ in range(height))
+
+    def block(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + block(b"IHDR", header) + block(b"IDAT", zlib.compress(rows))
+    png += block(b"IEND", b"")
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+IMAGE = png_data_url()
+# The tiny model's tokenizer spells these JSON words in many tokens; greedy, so runs repeat.
+MAX_TOKENS = 100  # and the tools prompt (about 410 tokens) stays within the 512 context
+
+
+class Shape(BaseModel):
+    """A shape in the picture."""
+
+    colour: Literal["red", "green", "blue"]
+    filled: bool
+    corners: int = Field(ge=0, le=4)
+
+
+def get_weather(city: Literal["Paris", "Oslo"]) -> str:
+    """The weather in a city."""
+    return f"sunny in {city}"
+
+
+def image_message_langchain() -> Any:
+    from langchain_core.messages import HumanMessage
+
+    return HumanMessage(
+        content=[
+            {"type": "text", "text": "Describe the shape."},
+            {"type": "image_url", "image_url": {"url": IMAGE}},
+        ]
+    )
+
+
+def openai_messages() -> list[dict[str, Any]]:
+    return [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Describe the shape."},
+                {"type": "image_url", "image_url": {"url": IMAGE}},
+            ],
+        }
+    ]
+
+
+def langchain_calls(base_url: str, model: str) -> dict[str, Callable[[], Any]]:
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(
+        model=model,
+        base_url=f"{base_url}/v1",
+        api_key="unused",
+        max_tokens=MAX_TOKENS,
+        temperature=0,
+        max_retries=0,
+    )
+    return {
+        "langchain invoke (image)": lambda: llm.invoke([image_message_langchain()]).content,
+        "langchain with_structured_output (json_schema)": lambda: llm.with_structured_output(
+            Shape
+        ).invoke([image_message_langchain()]),
+        "langchain with_structured_output (function_calling)": lambda: llm.with_structured_output(
+            Shape, method="function_calling"
+        ).invoke([image_message_langchain()]),
+        "langchain with_structured_output (json_mode)": lambda: (
+            type(
+                llm.with_structured_output(method="json_mode", include_raw=True).invoke(
+                    "Reply in JSON."
+                )["raw"]
+            ).__name__
+        ),
+        "langchain bind_tools (tool_choice any)": lambda: (
+            llm.bind_tools([get_weather], tool_choice="any").invoke("Weather in Oslo?").tool_calls
+        ),
+        "langchain bind_tools (auto)": lambda: (
+            llm.bind_tools([get_weather]).invoke("Weather in Oslo?").content
+        ),
+    }
+
+
+def litellm_calls(base_url: str, model: str) -> dict[str, Callable[[], Any]]:
+    import litellm
+
+    common: dict[str, Any] = {
+        "model": f"openai/{model}",
+        "api_base": f"{base_url}/v1",
+        "api_key": "unused",
+        "max_tokens": MAX_TOKENS,
+        "temperature": 0,
+    }
+    weather_tool = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string", "enum": ["Paris", "Oslo"]}},
+                "required": ["city"],
+            },
+        },
+    }
+    return {
+        "litellm completion (image)": lambda: (
+            litellm.completion(messages=openai_messages(), **common).choices[0].message.content
+        ),
+        "litellm response_format (pydantic)": lambda: Shape.model_validate_json(
+            litellm.completion(messages=openai_messages(), response_format=Shape, **common)
+            .choices[0]
+            .message.content
+        ),
+        "litellm tools (required)": lambda: [
+            (call.function.name, json.loads(call.function.arguments))
+            for call in litellm.completion(
+                messages=[{"role": "user", "content": "Weather in Oslo?"}],
+                tools=[weather_tool],
+                tool_choice="required",
+                parallel_tool_calls=False,  # the random model would go on listing calls
+                **common,
+            )
+            .choices[0]
+            .message.tool_calls
+        ],
+    }
+
+
+def instructor_calls(base_url: str, model: str) -> dict[str, Callable[[], Any]]:
+    import instructor
+    from openai import OpenAI
+
+    openai_client = OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
+
+    def ask(mode: Any) -> Shape:
+        client = instructor.from_openai(openai_client, mode=mode)
+        shape: Shape = client.chat.completions.create(
+            model=model,
+            messages=openai_messages(),
+            response_model=Shape,
+            max_tokens=MAX_TOKENS,
+            temperature=0,
+        )
+        return shape
+
+    return {
+        "instructor Mode.TOOLS": lambda: ask(instructor.Mode.TOOLS),
+        "instructor Mode.JSON_SCHEMA": lambda: ask(instructor.Mode.JSON_SCHEMA),
+    }
+
+
+def run(name: str, call: Callable[[], Any]) -> dict[str, Any]:
+    try:
+        result = call()
+    except Exception as error:  # every failure is reported, the next call still runs
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        return {"call": name, "ok": False, "result": None, "error": detail[-2000:]}
+    shown = result.model_dump() if isinstance(result, BaseModel) else result
+    return {"call": name, "ok": True, "result": json.loads(json.dumps(shown, default=repr))}
+
+
+def main() -> None:
+    base_url, model = sys.argv[1], sys.argv[2]
+    calls: dict[str, Callable[[], Any]] = {}
+    for group in (langchain_calls, litellm_calls, instructor_calls):
+        calls.update(group(base_url, model))
+    for name, call in calls.items():
+        print(json.dumps(run(name, call)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

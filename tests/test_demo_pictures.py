@@ -1,0 +1,89 @@
+"""The two renderers: deterministic, varied, independent, and every object drawn in its cell
+(saturated pixels there; none in the middle of an empty cell)."""
+
+from __future__ import annotations
+
+import ast
+import colorsys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import llava_demo
+from llava_demo.render import render_scene
+from llava_demo.render_eval import render_scene_eval
+from llava_demo.scenes import Scene, generate_scene
+
+Renderer = Callable[[Scene], Image.Image]
+RENDERERS = [render_scene, render_scene_eval]
+PACKAGE = Path(llava_demo.__file__).parent
+
+
+def _saturated(image: Image.Image, box: tuple[float, float, float, float]) -> bool:
+    """Whether any pixel in the box is clearly coloured (not white, grey or a pale tint)."""
+    left, top, right, bottom = (round(v) for v in box)
+    crop = image.crop((left, top, right, bottom)).convert("RGB")
+    for red, green, blue in np.asarray(crop).reshape(-1, 3).tolist():
+        _, saturation, value = colorsys.rgb_to_hsv(red / 255, green / 255, blue / 255)
+        if saturation > 0.35 and value > 0.3:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("renderer", RENDERERS)
+def test_every_object_is_drawn_in_its_cell(renderer: Renderer) -> None:
+    for seed in range(1_000_000, 1_000_060):
+        scene = generate_scene(seed)
+        image = renderer(scene)
+        cell_w, cell_h = image.width / 3, image.height / 3
+        occupied = {(obj.row, obj.column) for obj in scene.objects}
+        for row in range(3):
+            for column in range(3):
+                left, top = column * cell_w, row * cell_h
+                if (row, column) in occupied:
+                    box = (left, top, left + cell_w, top + cell_h)
+                    assert _saturated(image, box), (seed, row, column)
+                else:  # the middle half of an empty cell
+                    box = (
+                        left + cell_w / 4,
+                        top + cell_h / 4,
+                        left + cell_w * 3 / 4,
+                        top + cell_h * 3 / 4,
+                    )
+                    assert not _saturated(image, box), (seed, row, column)
+
+
+@pytest.mark.parametrize("renderer", RENDERERS)
+def test_same_seed_same_pixels(renderer: Renderer) -> None:
+    for seed in (0, 5, 1_000_003):
+        assert renderer(generate_scene(seed)).tobytes() == renderer(generate_scene(seed)).tobytes()
+
+
+def test_training_pictures_vary_in_size_shape_and_background() -> None:
+    images = [render_scene(generate_scene(seed)) for seed in range(200)]
+    sizes = {image.size for image in images}
+    assert len(sizes) > 100
+    assert min(w for w, _ in sizes) <= 48 and max(w for w, _ in sizes) >= 800
+    ratios = [w / h for w, h in sizes]
+    assert min(ratios) < 0.7 and max(ratios) > 1.4
+    corners = {image.getpixel((0, 0)) for image in images}
+    assert len(corners) > 30
+    assert (255, 255, 255) in corners  # the plain look stays in the mix
+
+
+def test_the_second_renderer_shares_no_drawing_code() -> None:
+    tree = ast.parse((PACKAGE / "render_eval.py").read_text())
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert imported & {"llava_demo.render", "llava_demo.train"} == set()
+    assert "llava_demo.scenes" in imported  # the annotation only
+
+
+def test_training_never_reads_the_second_renderer_or_the_heldout_phrasings() -> None:
+    for name in ("train", "batches", "lm_pretrain", "model", "instructions", "encoder_pretrain"):
+        source = (PACKAGE / f"{name}.py").read_text()
+        assert "render_eval" not in source and "heldout" not in source, name
