@@ -13,7 +13,7 @@ from vllm.tokenizers import TokenizerLike
 from benchmarks.workloads import OUTPUT_TOKENS, Workload
 
 INPUT_TOKENS = 32
-# (width, height): the sizes, from a thumbnail to a 12-megapixel phone photo.
+# (width, height): the benchmark's sizes, from a thumbnail to a 12-megapixel phone photo.
 SIZES = ((64, 64), (512, 512), (1024, 768), (2048, 1536), (4032, 3024))
 FIRST_SEED = 1000  # away from vLLM's default seed 0, which a warm-up elsewhere may have sent
 

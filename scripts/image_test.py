@@ -226,17 +226,22 @@ def logs(name: str) -> str:
 def ask_about_pictures(url: str) -> list[dict[str, str]]:
     """The demo model describes fresh scenes; each answer must match the scene's truth."""
     import httpx
-    from server.demo.evaluate import ask
-    from server.demo.instructions import make_sample
-    from server.demo.scenes import generate_scene
-    from server.demo.scoring import is_correct
+
+    from llava_demo.evaluate import ask, image_data_url
+    from llava_demo.instructions import make_sample
+    from llava_demo.phrasings import CANONICAL
+    from llava_demo.render import render_plain
+    from llava_demo.scenes import generate_scene
+    from llava_demo.scoring import is_correct
 
     answers = []
     with httpx.Client(base_url=url, timeout=300) as client:
         for seed in SCENE_SEEDS:
             scene = generate_scene(seed)
-            sample = make_sample(scene, "detail")
-            answer = ask(client, "llava-demo", scene, sample.question)
+            # The pictures and wording the committed checkpoint was trained on.
+            sample = make_sample(scene, "detail", book=CANONICAL)
+            picture = image_data_url(scene, render_plain)
+            answer = ask(client, "llava-demo", picture, sample)
             answers.append({"question": sample.question, "answer": answer, "truth": sample.answer})
             if not is_correct(answer, sample.answer):
                 raise AssertionError(f"wrong answer about scene {seed}: {answers[-1]}")

@@ -63,6 +63,7 @@ def test_text_that_cannot_fit_is_refused_before_tokenizing(base_url: str, model_
     assert "characters" in error["message"], error["message"]
 
 
+@pytest.mark.needs_server
 def test_a_long_prompt_does_not_hold_up_other_requests(long_server: ServerProcess) -> None:
     """2 M characters: within the character bound of a 100,000-token context, so it is
     tokenized (400,000 tokens: then refused as too long). Meanwhile, /health and a normal

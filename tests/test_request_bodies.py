@@ -19,6 +19,10 @@ READ_TIMEOUT_S = 3
 MAX_BYTES = 1024 * 1024
 
 
+# Every test here uses this module's own server (body-read limits of its own).
+pytestmark = pytest.mark.needs_server
+
+
 @pytest.fixture(scope="module")
 def body_server(
     tmp_path_factory: pytest.TempPathFactory, home: Path, tiny_checkpoint: Path

@@ -69,11 +69,11 @@ class ChatService:
         served_model_name: str,
     ):
         self._engine = engine
+        self._prompts = prompts
         self._token_bytes = TokenBytes(prompts.tokenizer)
         self._media = media
         self._spec = spec
         self.served_model_name = served_model_name
-        self._prompts = prompts
         self._constraint_check = ConstraintCheck(engine.check_structured_outputs)
         self._max_text_chars = max_text_chars(prompts.tokenizer, engine.max_model_len)
         self._prompt_workers = PromptWorkers(prompts, PROMPT_WORKERS)

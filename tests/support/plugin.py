@@ -6,6 +6,8 @@ pool's shared servers stop, and how many engines the session started.
   by itself says so with `needs_server(engines=N)`.
 - Tests run in profile order: first those without a server, then each profile's users (its
   destructive test, if any, last), then the tests that start their own engines.
+- The session fixture `server_pool` (autouse) builds the pool from the tests that will run and
+  starts the first profile's server at once, to boot while the tests without a server run.
 - After each test, the pool hears which profiles it used (it stops a profile after its last
   user); at the end the summary prints "engine start-ups: N"."""
 

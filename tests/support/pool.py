@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from tests.support.servers import RemoteServer
+from tests.support.servers import RemoteServer, ServerStartError
 
 TINY_MODEL = "tiny-llava-hf"
 
@@ -87,6 +87,9 @@ class ServerPool:
         self._users: Counter[str] = Counter(name for names in plan for name in names)
         self._running: dict[str, RemoteServer] = {}
         self._retired: list[RemoteServer] = []
+        # A profile whose server failed to start fails its later tests at once, with the same
+        # reason, instead of each waiting out its own start-up bound.
+        self._failed: dict[str, str] = {}
 
     def start_first(self) -> None:
         """Starts the first profile the plan needs, to boot while the first tests run."""
@@ -95,9 +98,17 @@ class ServerPool:
 
     def get(self, name: str) -> RemoteServer:
         """The profile's shared server, ready; the next profile's starts meanwhile."""
+        if name in self._failed:
+            raise ServerStartError(f"the {name!r} server failed earlier: {self._failed[name]}")
         server = self._launch(name)
         self._start_next_after(name)
-        return server.wait_ready()
+        try:
+            return server.wait_ready()
+        except BaseException as error:  # also pytest-timeout's Failed, raised from its signal
+            self._failed[name] = f"{type(error).__name__}: {error}"[-2000:]
+            self._running.pop(name, None)
+            server.stop()
+            raise
 
     def take(self, name: str) -> RemoteServer:
         """A server of the profile for a destructive test; the caller stops it."""
