@@ -172,6 +172,24 @@ def _output_folders(out: Path, profile: bool) -> tuple[Path, Path | None]:
     return logs, profiles
 
 
+def _start_servers(
+    stack: contextlib.ExitStack,
+    servers: dict[str, tuple[list[str], int, Path | None]],
+    logs: Path,
+    parallel: bool,
+) -> dict[str, RunningServer]:
+    """Started one after the other (two engines loading at once on 2 cores would only slow
+    both), then all kept up for the interleaved runs; parallel starts them at once (on a
+    machine shared with other jobs each start takes its own share)."""
+    starts = {
+        name: running(name, command, port, logs / f"{name}.log", source)
+        for name, (command, port, source) in servers.items()
+    }
+    with ThreadPoolExecutor(len(starts) if parallel else 1) as starting:
+        entered = {n: starting.submit(stack.enter_context, c) for n, c in starts.items()}
+        return {name: future.result() for name, future in entered.items()}
+
+
 def main() -> None:
     args = _arguments()
     spec = resolve_model(args.model, REPO_MODEL_DIR)
@@ -200,17 +218,7 @@ def main() -> None:
         logs, profiles = _output_folders(args.out, args.profile)
         servers = _server_commands(args, spec, checkpoint, home)
         with contextlib.ExitStack() as stack:
-            # Started one after the other (two engines loading at once on 2 cores would only
-            # slow both), then all kept up for the interleaved runs; --parallel-start starts
-            # them at once (on a machine shared with other jobs each start takes its own share).
-            starts = {
-                name: running(name, command, port, logs / f"{name}.log", source)
-                for name, (command, port, source) in servers.items()
-            }
-            workers = len(starts) if args.parallel_start else 1
-            with ThreadPoolExecutor(workers) as starting:
-                entered = {n: starting.submit(stack.enter_context, c) for n, c in starts.items()}
-                up = {name: future.result() for name, future in entered.items()}
+            up = _start_servers(stack, servers, logs, args.parallel_start)
             for workload, by_server in _measure_cells(
                 up, workloads, Path(scratch), spec.name, tokenizer, profiles, args.repeats, label
             ).items():

@@ -209,12 +209,15 @@ OUT_OF_RANGE: dict[str, tuple[dict[str, Any], str]] = {
     "huge stop list": ({"stop": ["x"] * 100_000}, "stop"),
     "long stop sequence": ({"stop": ["x" * 10_000]}, "stop"),
     "unknown role": ({"messages": [{"role": "root", "content": "hi"}]}, "role"),
-    "tool role": ({"messages": [{"role": "tool", "content": "hi"}]}, "role"),
+    "tool result without its call id": (
+        {"messages": [{"role": "tool", "content": "hi"}]},
+        "tool_call_id",
+    ),
     "empty messages": ({"messages": []}, "messages"),
     "empty content parts": ({"messages": [{"role": "user", "content": []}]}, "content"),
     "too many messages": ({"messages": [{"role": "user", "content": "a"}] * 1000}, "messages"),
     "text too long": ({"messages": [{"role": "user", "content": "a" * 300_000}]}, "content"),
-    "unsupported field": ({"tools": [{"type": "function"}]}, "tools"),
+    "tool without a function": ({"tools": [{"type": "function"}]}, "tools"),
     "unknown model": ({"model": "gpt-5"}, "model"),
 }
 
