@@ -2,7 +2,7 @@
 browser download) against the real shared server (its routes alone: test_playground_routes.py).
 
 The browser's answers are checked against the API's greedy answers for the same request.
-Set LLAVA_SERVE_PLAYGROUND_SCREENSHOT=docs/playground.png to refresh the README's screenshot.
+Set PLAYGROUND_SCREENSHOT=docs/playground.png to refresh the README's screenshot.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def test_streamed_answer_equals_the_api_greedy_answer(
     # The key lives in this tab's session only.
     stored = page.evaluate("[sessionStorage.length, localStorage.length]")
     assert stored == [1, 0]
-    if screenshot := os.environ.get("LLAVA_SERVE_PLAYGROUND_SCREENSHOT"):
+    if screenshot := os.environ.get("PLAYGROUND_SCREENSHOT"):
         page.get_by_label("API key").fill("")
         page.get_by_label("Message").focus()
         page.screenshot(path=screenshot)
