@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from server.request_model import RequestModel
 from server.structured.formats import ResponseFormat, VllmStructuredOutputs
 from server.tools.schemas import (
     MAX_TOOL_CALLS,
@@ -69,30 +68,18 @@ Int = Annotated[int, BeforeValidator(_not_a_boolean)]
 Float = Annotated[float, BeforeValidator(_not_a_boolean)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_means_default(cls, data: Any) -> Any:
-        # OpenAI treats an explicit null like an absent field (clients send both); so do we.
-        if isinstance(data, dict):
-            return {key: value for key, value in data.items() if value is not None}
-        return data
-
-
-class ImageURL(_Strict):
+class ImageURL(RequestModel):
     url: Text = Field(min_length=1)
     # Accepted and ignored: a LLaVA model sees every image at its one input size.
     detail: Literal["auto", "low", "high"] | None = None
 
 
-class TextPart(_Strict):
+class TextPart(RequestModel):
     type: Literal["text"]
     text: str = Field(max_length=MAX_TEXT_CHARS)
 
 
-class ImagePart(_Strict):
+class ImagePart(RequestModel):
     type: Literal["image_url"]
     image_url: ImageURL
     # vLLM's cache identifier of an image; accepted: this server keys its caches by content.
@@ -102,7 +89,7 @@ class ImagePart(_Strict):
 ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 
 
-class ChatMessage(_Strict):
+class ChatMessage(RequestModel):
     role: Literal["system", "user", "assistant"]
     content: Annotated[str | list[ContentPart], AfterValidator(_valid_unicode)]
     name: Text | None = Field(None, max_length=MAX_NAME_CHARS)
@@ -119,7 +106,7 @@ class ChatMessage(_Strict):
         return self
 
 
-class InputMessage(_Strict):
+class InputMessage(RequestModel):
     """A message as clients send it: also `developer` (a system message), `tool` results and
     assistant tool calls; server/chat/messages.py turns these into template ChatMessages."""
 
@@ -145,11 +132,11 @@ class InputMessage(_Strict):
         return self
 
 
-class StreamOptions(_Strict):
+class StreamOptions(RequestModel):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(_Strict):
+class ChatCompletionRequest(RequestModel):
     model: Text = Field(max_length=MAX_NAME_CHARS)
     messages: list[InputMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     max_tokens: Int | None = Field(None, ge=1, le=MAX_TOKENS)

@@ -8,11 +8,12 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from server.chat.schemas import MAX_MESSAGES, MAX_NAME_CHARS, MAX_TEXT_CHARS, InputMessage, _Strict
+from server.chat.schemas import MAX_MESSAGES, MAX_NAME_CHARS, MAX_TEXT_CHARS, InputMessage
+from server.request_model import RequestModel
 from server.tools.schemas import MAX_TOOLS, Tool
 
 
-class TokenizeRequest(_Strict):
+class TokenizeRequest(RequestModel):
     model: str = Field(max_length=MAX_NAME_CHARS)
     messages: list[InputMessage] | None = Field(None, min_length=1, max_length=MAX_MESSAGES)
     prompt: str | None = Field(None, max_length=MAX_TEXT_CHARS)

@@ -10,23 +10,17 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from vllm.sampling_params import StructuredOutputsParams
+
+from server.request_model import RequestModel
 
 MAX_SCHEMA_NAME_CHARS = 64
 MAX_CHOICES = 1024
 
 
-class _Strict(BaseModel):
+class _Strict(RequestModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_means_default(cls, data: Any) -> Any:
-        # OpenAI treats an explicit null like an absent field; so do we.
-        if isinstance(data, dict):
-            return {key: value for key, value in data.items() if value is not None}
-        return data
 
 
 class JsonSchemaSpec(_Strict):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
+
+from server.request_model import RequestModel
 
 MAX_TOOLS = 128
 MAX_TOOL_CALLS = 128
@@ -14,34 +16,23 @@ MAX_DESCRIPTION_CHARS = 8192
 MAX_ARGUMENTS_CHARS = 200_000
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_means_default(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {key: value for key, value in data.items() if value is not None}
-        return data
-
-
-class FunctionDefinition(_Lenient):
+class FunctionDefinition(RequestModel):
     name: str = Field(pattern=FUNCTION_NAME_PATTERN)
     description: str | None = Field(None, max_length=MAX_DESCRIPTION_CHARS)
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
     strict: bool | None = None
 
 
-class Tool(_Lenient):
+class Tool(RequestModel):
     type: Literal["function"]
     function: FunctionDefinition
 
 
-class FunctionName(_Lenient):
+class FunctionName(RequestModel):
     name: str = Field(pattern=FUNCTION_NAME_PATTERN)
 
 
-class NamedToolChoice(_Lenient):
+class NamedToolChoice(RequestModel):
     type: Literal["function"]
     function: FunctionName
 
@@ -49,12 +40,12 @@ class NamedToolChoice(_Lenient):
 ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
 
 
-class ToolCallFunction(_Lenient):
+class ToolCallFunction(RequestModel):
     name: str = Field(pattern=FUNCTION_NAME_PATTERN)
     arguments: str = Field(max_length=MAX_ARGUMENTS_CHARS)
 
 
-class ToolCall(_Lenient):
+class ToolCall(RequestModel):
     """A call in an assistant message of the history."""
 
     id: str = Field(max_length=256)
