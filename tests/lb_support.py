@@ -2,8 +2,7 @@
 (real vLLM engines on the tiny checkpoint), Debian's HAProxy in front of them on loopback, and
 a steady load of streaming and non-streaming chat requests that records every outcome.
 
-Self-contained on purpose (no conftest helpers): each replica is its own process group, so
-stopping it always takes vLLM's engine core along."""
+Each replica is its own process group, so stopping it always takes vLLM's engine core along."""
 
 from __future__ import annotations
 
@@ -23,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from tests.support.servers import engine_cores
 
 # Bounds that only stop a broken run: an engine start-up on a busy 2-core machine took 6 min.
 STARTUP_TIMEOUT_S = 1200.0
@@ -61,13 +62,17 @@ def status_of(url: str) -> int:
 class Replica:
     """One llava-serve process on its own API and metrics ports; restartable on the same ones."""
 
-    name: str
+    index: int  # replicas on different cores, as an operator would place them
     home: Path
     log_dir: Path
     port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"replica{self.index + 1}"
 
     @property
     def url(self) -> str:
@@ -81,6 +86,7 @@ class Replica:
         self.starts += 1
         env = {
             **os.environ,
+            **engine_cores(self.index),
             "VLLM_CPU_KVCACHE_SPACE": "1",
             "LLAVA_SERVE_MODEL": "tiny-llava-hf",
             "LLAVA_SERVE_HOME": str(self.home),

@@ -35,10 +35,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_env() -> dict[str, str]:
+def server_env(engine_index: int = 0) -> dict[str, str]:
     """The environment of every test server and engine: a small KV cache (the tiny models need
-    little, and CI machines share their memory), and the tiny random model unless the settings
-    name another (a flag beats the variable)."""
+    little, and CI machines share their memory), the tiny random model unless the settings
+    name another (a flag beats the variable), and the engine's own core (engine_cores)."""
     # No lame-duck period: no load balancer is in front of test servers, and every stop would
     # wait for it (tests/test_rolling_restart.py sets its own).
     return {
@@ -46,7 +46,19 @@ def server_env() -> dict[str, str]:
         "VLLM_CPU_KVCACHE_SPACE": "1",
         "LLAVA_SERVE_MODEL": "tiny-llava-hf",
         "LLAVA_SERVE_LAME_DUCK_S": "0",
+        **engine_cores(engine_index),
     }
+
+
+def engine_cores(engine_index: int) -> dict[str, str]:
+    """Consecutive engines on different cores. vLLM's CPU backend pins an engine's OpenMP
+    threads to the first core by default, and they spin: an engine starting beside a busy one
+    on the same core (the next shared server booting while tests use the current one, a
+    replica restarting beside a loaded one) was starved for minutes."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return {}
+    return {"VLLM_CPU_OMP_THREADS_BIND": str(cores[engine_index % len(cores)])}
 
 
 def setting_flags(settings: Mapping[str, str]) -> list[str]:
@@ -99,7 +111,7 @@ class RemoteServer:
                 command,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=server_env(),
+                env=server_env(RemoteServer.started),
                 start_new_session=True,
             )
         RemoteServer.started += 1
