@@ -1,6 +1,7 @@
 """A long prompt never stalls the server: text that cannot fit the context is refused before it
-is tokenized, and prompts are rendered and tokenized off the event loop, so while a long one is
-being tokenized /health and a normal chat request are answered first (an ordering)."""
+is tokenized (chat, completions, /tokenize), and prompts are rendered and tokenized off the
+event loop, so while a long one is being tokenized /health and a normal chat request are
+answered first (an ordering)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from tests.ops_support import (
     wait_for,
 )
 
+COMPLETIONS_ROUTE = "/v1/completions"
+TOKENIZE_ROUTE = "/tokenize"
 # A context long enough that a prompt passing the cheap character bound takes seconds to
 # tokenize (the tiny model's 512 tokens allow too little text for that).
 LONG_CONTEXT = 100_000
@@ -53,28 +56,54 @@ def long_server(
             yield server
 
 
-def test_text_that_cannot_fit_is_refused_before_tokenizing(base_url: str, model_id: str) -> None:
-    """3.2 MB of text for a 512-token context: refused by the character bound."""
-    body = {"model": model_id, "messages": _messages(16)}
-    reply = httpx.post(f"{base_url}{CHAT_ROUTE}", json=body, timeout=EVENT_TIMEOUT_S)
+# Too much text for a 512-token context on each route that tokenizes client text: 3.2 MB of
+# chat messages, a 200,000-character completions prompt, 3.2 MB to /tokenize.
+TOO_LONG: dict[str, tuple[str, dict[str, Any]]] = {
+    CHAT_ROUTE: ("messages", {"messages": _messages(16)}),
+    COMPLETIONS_ROUTE: ("prompt", {"prompt": WORDS}),
+    TOKENIZE_ROUTE: ("messages", {"messages": _messages(16)}),
+}
+
+
+@pytest.mark.parametrize("route", list(TOO_LONG))
+def test_text_that_cannot_fit_is_refused_before_tokenizing(
+    base_url: str, model_id: str, route: str
+) -> None:
+    """Refused by the character bound, which no tokenizing precedes."""
+    param, fields = TOO_LONG[route]
+    body = {"model": model_id, **fields}
+    reply = httpx.post(f"{base_url}{route}", json=body, timeout=EVENT_TIMEOUT_S)
     assert reply.status_code == 400, reply.text[:300]
     error = reply.json()["error"]
     assert error["code"] == "context_length_exceeded"
+    assert error["param"] == param
     assert "characters" in error["message"], error["message"]
 
 
+# Long requests that pass the character bound of a 100,000-token context and are tokenized in
+# full before they are refused as too long: 2 M characters on each route.
+LONG_REQUESTS: dict[str, dict[str, Any]] = {
+    # 10 messages of 40,000 tokens: 400,000 tokens.
+    CHAT_ROUTE: {"messages": _messages(10)},
+    # 10 prompts of 100,001 tokens each, every one past the context.
+    COMPLETIONS_ROUTE: {"prompt": ["a " * 100_000] * 10},
+}
+
+
 @pytest.mark.needs_server
-def test_a_long_prompt_does_not_hold_up_other_requests(long_server: ServerProcess) -> None:
-    """2 M characters: within the character bound of a 100,000-token context, so it is
-    tokenized (400,000 tokens: then refused as too long). Meanwhile, /health and a normal
-    chat request are both answered before it."""
+@pytest.mark.parametrize("route", list(LONG_REQUESTS))
+def test_a_long_prompt_does_not_hold_up_other_requests(
+    long_server: ServerProcess, route: str
+) -> None:
+    """While the long request is tokenized, /health and a normal chat request are both
+    answered before it."""
     url = long_server.url
     finished: dict[str, float] = {}
     statuses: dict[str, int] = {}
 
     def long_request() -> None:
-        body = {"model": LONG_MODEL, "messages": _messages(10), "max_tokens": 1}
-        reply = httpx.post(f"{url}{CHAT_ROUTE}", json=body, timeout=5 * EVENT_TIMEOUT_S)
+        body = {"model": LONG_MODEL, "max_tokens": 1, **LONG_REQUESTS[route]}
+        reply = httpx.post(f"{url}{route}", json=body, timeout=5 * EVENT_TIMEOUT_S)
         finished["long"] = time.monotonic()
         statuses["long"] = reply.status_code
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from starlette.concurrency import run_in_threadpool
 
 from server.api.state import chat_service
 from server.chat.service import ChatService
@@ -18,6 +17,4 @@ router = APIRouter()
 async def tokenize(
     request: TokenizeRequest, chat: Annotated[ChatService, Depends(chat_service)]
 ) -> dict[str, Any]:
-    # Tokenizing is CPU work: off the event loop, as the chat route's prompt building is not
-    # (that one is short; a tokenize call may carry a long text on purpose).
-    return await run_in_threadpool(chat.tokenize, request)
+    return await chat.tokenize(request)

@@ -10,10 +10,14 @@ from __future__ import annotations
 import asyncio
 import copy
 import queue
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from server.chat.schemas import ChatMessage
 from server.prompts.base import Prompt, PromptBuilder
+
+T = TypeVar("T")
 
 
 class PromptWorkers:
@@ -26,12 +30,16 @@ class PromptWorkers:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="prompt")
 
     async def build(self, messages: list[ChatMessage]) -> Prompt:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._build, messages)
+        return await self.run(lambda builder: builder.build(messages))
 
-    def _build(self, messages: list[ChatMessage]) -> Prompt:
+    async def run(self, task: Callable[[PromptBuilder], T]) -> T:
+        """Any tokenizer work (a completions prompt, /tokenize) on a builder of its own."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._run, task)
+
+    def _run(self, task: Callable[[PromptBuilder], T]) -> T:
         builder = self._free.get()
         try:
-            return builder.build(messages)
+            return task(builder)
         finally:
             self._free.put(builder)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from vllm import SamplingParams
 from vllm.inputs import TokensPrompt
@@ -20,7 +20,11 @@ from server.chat.messages import template_messages
 from server.chat.prompt_workers import PromptWorkers
 from server.chat.sampling import completion_budget, sampling_params
 from server.chat.schemas import ChatCompletionRequest, ImagePart
-from server.chat.text_budget import max_text_chars, refuse_text_past_context
+from server.chat.text_budget import (
+    max_text_chars,
+    refuse_chars_past_context,
+    refuse_text_past_context,
+)
 from server.chat.token_bytes import TokenBytes
 from server.chat.tokenize import TokenizeRequest, expand_images, tokenize_response
 from server.chat.wire import ChatCompletion
@@ -39,6 +43,7 @@ from server.structured.check import ConstraintCheck
 from server.tools.streaming import ToolCallStream
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Threads that render and tokenize prompts (off the event loop): a few, so one long prompt does
 # not hold up the others.
@@ -95,6 +100,14 @@ class ChatService:
     @property
     def context_length(self) -> int:
         return self._engine.max_model_len
+
+    def refuse_text_past_context(self, chars: int, param: str) -> None:
+        """Before any tokenizing: text that cannot fit the context, whatever it says."""
+        refuse_chars_past_context(chars, self._max_text_chars, self.context_length, param)
+
+    async def in_prompt_worker(self, task: Callable[[PromptBuilder], T]) -> T:
+        """Tokenizer work off the event loop, on a prompt builder no other thread uses."""
+        return await self._prompt_workers.run(task)
 
     async def generate(self, prepared: PreparedChat) -> AsyncIterator[RequestOutput]:
         """The engine's outputs for a prepared request (deltas or only the final one, as its
@@ -157,21 +170,17 @@ class ChatService:
                 code="too_many_images",
             )
 
-    def tokenize(self, request: TokenizeRequest) -> dict[str, Any]:
+    async def tokenize(self, request: TokenizeRequest) -> dict[str, Any]:
         if request.model != self.served_model_name:
             raise ModelNotFoundError(request.model, [self.served_model_name])
-        tokenizer = self._prompts.tokenizer
         if request.messages is not None:
-            prompt = self._prompts.build(template_messages(request.messages, request.tools or []))
-            ids = expand_images(
-                prompt.token_ids, self._prompts.image_token_id, prompt.tokens_per_image
-            )
+            messages = template_messages(request.messages, request.tools or [])
+            refuse_text_past_context(messages, self._max_text_chars, self.context_length)
         else:
-            ids = tokenizer(request.prompt or "", add_special_tokens=request.add_special_tokens)[
-                "input_ids"
-            ]
-        strs = tokenizer.convert_ids_to_tokens(ids) if request.return_token_strs else None
-        return tokenize_response(ids, self._engine.max_model_len, strs)
+            self.refuse_text_past_context(len(request.prompt or ""), "prompt")
+        return await self.in_prompt_worker(
+            lambda builder: _tokenize(builder, request, self.context_length)
+        )
 
     async def complete(self, chat: PreparedChat) -> ChatCompletion:
         final: RequestOutput | None = None
@@ -261,3 +270,17 @@ def count_image_parts(request: ChatCompletionRequest) -> int:
         if isinstance(message.content, list)
         for part in message.content
     )
+
+
+def _tokenize(
+    builder: PromptBuilder, request: TokenizeRequest, context_length: int
+) -> dict[str, Any]:
+    tokenizer = builder.tokenizer
+    if request.messages is not None:
+        prompt = builder.build(template_messages(request.messages, request.tools or []))
+        ids = expand_images(prompt.token_ids, builder.image_token_id, prompt.tokens_per_image)
+    else:
+        add_special_tokens = request.add_special_tokens
+        ids = tokenizer(request.prompt or "", add_special_tokens=add_special_tokens)["input_ids"]
+    strs = tokenizer.convert_ids_to_tokens(ids) if request.return_token_strs else None
+    return tokenize_response(ids, context_length, strs)

@@ -25,11 +25,15 @@ def refuse_text_past_context(
     messages: list[ChatMessage], max_chars: int, context_length: int
 ) -> None:
     chars = sum(len(text) for message in messages for text in _texts(message))
+    refuse_chars_past_context(chars, max_chars, context_length, "messages")
+
+
+def refuse_chars_past_context(chars: int, max_chars: int, context_length: int, param: str) -> None:
     if chars > max_chars:
         raise BadRequestError(
-            f"The messages hold {chars} characters of text: more than this model's context of "
+            f"`{param}` holds {chars} characters of text: more than this model's context of "
             f"{context_length} tokens can take (at most {max_chars} characters could fit).",
-            param="messages",
+            param=param,
             code="context_length_exceeded",
         )
 

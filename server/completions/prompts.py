@@ -25,9 +25,13 @@ def text_prompts(
     built = [_one(prompt, tokenizer) for prompt in prompts]
     vocabulary = len(tokenizer)
     for index, prompt in enumerate(built):
-        param = "prompt" if len(built) == 1 else f"prompt.{index}"
-        _check_ids(prompt.token_ids, vocabulary, image_token_id, param)
+        _check_ids(prompt.token_ids, vocabulary, image_token_id, prompt_param(index, len(built)))
     return built
+
+
+def prompt_param(index: int, prompts: int) -> str:
+    """Where an error points: `prompt`, or `prompt.3` in a batch."""
+    return "prompt" if prompts == 1 else f"prompt.{index}"
 
 
 def _one(prompt: str | list[int], tokenizer: PreTrainedTokenizerBase) -> TextPrompt:

@@ -18,7 +18,7 @@ from vllm.utils.async_utils import merge_async_iterators
 from server.chat.response import SSE_DONE, ResponseHeader, sse, usage
 from server.chat.service import ChatService, PreparedChat
 from server.completions import response
-from server.completions.prompts import TextPrompt, text_prompts
+from server.completions.prompts import TextPrompt, prompt_param, text_prompts
 from server.completions.response import CompletionOptions, EchoedPrompt, choice, piece
 from server.completions.sampling import sampling_params, token_budget
 from server.completions.schemas import CompletionRequest
@@ -47,7 +47,12 @@ class CompletionService:
         chat = self._chat
         if request.model != chat.served_model_name:
             raise ModelNotFoundError(request.model, [chat.served_model_name])
-        prompts = text_prompts(request.prompts, chat.prompts.tokenizer, chat.prompts.image_token_id)
+        for index, text in enumerate(request.prompts):
+            if isinstance(text, str):
+                chat.refuse_text_past_context(len(text), prompt_param(index, len(request.prompts)))
+        prompts = await chat.in_prompt_worker(
+            lambda builder: text_prompts(request.prompts, builder.tokenizer, builder.image_token_id)
+        )
         header = ResponseHeader(request_id, int(time.time()), chat.served_model_name)
         runs = []
         for run_id, prompt in zip(
