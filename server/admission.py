@@ -1,5 +1,6 @@
-"""Admission control: at most `max_running` chat requests at once, at most `max_waiting` queued
-for a slot in arrival order; past both, an immediate 429 (OverloadedError) with Retry-After."""
+"""Admission control: at most `max_running` generation requests at once, at most `max_waiting`
+queued for a slot in arrival order; past both, an immediate 429 (OverloadedError) with
+Retry-After."""
 
 from __future__ import annotations
 

@@ -69,24 +69,25 @@ IMAGE_CACHE_HITS = Counter(
     "Images found decoded in the content-hash cache (no fetch for data: URLs, no decode).",
 )
 REQUESTS_RUNNING = Gauge(
-    "llava_serve_requests_running", "Chat requests admitted: loading images or in the engine."
+    "llava_serve_requests_running",
+    "Generation requests (chat, completions, responses) admitted: loading images or in the engine.",
 )
 REQUESTS_WAITING = Gauge(
-    "llava_serve_requests_waiting", "Chat requests queued for an admission slot."
+    "llava_serve_requests_waiting", "Generation requests queued for an admission slot."
 )
 QUEUE_TIME = Histogram(
     "llava_serve_request_queue_time_seconds",
-    "Time a chat request waited for an admission slot.",
+    "Time a generation request waited for an admission slot.",
     buckets=LATENCY_BUCKETS,
 )
 REJECTIONS = Counter(
     "llava_serve_rejections",
-    "Chat requests refused before admission (overloaded, draining, not_ready).",
+    "Generation requests refused before admission (overloaded, draining, not_ready).",
     ["reason"],
 )
 ABORTS = Counter(
     "llava_serve_aborts",
-    "Admitted chat requests aborted in flight (client_disconnected, deadline).",
+    "Admitted generation requests aborted in flight (client_disconnected, deadline).",
     ["reason"],
 )
 ENGINE_KV_CACHE_USAGE = Gauge(

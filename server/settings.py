@@ -156,7 +156,12 @@ class Settings(BaseSettings):
         "terminal, JSON otherwise (files, containers, log collectors).",
     )
     max_running_requests: int = Field(
-        64, ge=1, description="Chat requests admitted at once (image loading and engine)."
+        64,
+        ge=1,
+        description=(
+            "Generation requests (chat, completions, responses) admitted at once "
+            "(image loading and engine)."
+        ),
     )
     max_waiting_requests: int = Field(
         128, ge=0, description="Requests that may wait for a slot; past that: 429 + Retry-After."
@@ -165,7 +170,9 @@ class Settings(BaseSettings):
         1, ge=1, le=3600, description="Retry-After (seconds) sent with a 429."
     )
     request_timeout_s: float = Field(
-        600.0, gt=0, description="Server-side deadline of one chat request, queueing included."
+        600.0,
+        gt=0,
+        description="Server-side deadline of one generation request, queueing included.",
     )
     lame_duck_s: float = Field(
         5.0,

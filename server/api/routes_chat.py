@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from server.api.answers import json_or_stream
 from server.api.engine_ids import engine_request_id
 from server.api.paths import CHAT_COMPLETIONS
 from server.api.state import chat_service
@@ -24,10 +25,6 @@ async def chat_completions(
 ) -> JSONResponse | StreamingResponse:
     # Everything that can be refused is checked before the first byte, so errors keep their status.
     prepared = await chat.prepare(request, request_id)
-    if request.stream:
-        return StreamingResponse(
-            chat.stream(prepared),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-    return JSONResponse(await chat.complete(prepared))
+    return await json_or_stream(
+        request.stream, lambda: chat.stream(prepared), lambda: chat.complete(prepared)
+    )

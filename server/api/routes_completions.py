@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from server.api.answers import json_or_stream
 from server.api.engine_ids import engine_request_id
 from server.api.paths import COMPLETIONS
 from server.api.state import chat_service
@@ -15,8 +16,6 @@ from server.completions.schemas import CompletionRequest
 from server.completions.service import CompletionService
 
 router = APIRouter()
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 @router.post(COMPLETIONS, response_model=None)
@@ -27,8 +26,6 @@ async def completions(
 ) -> JSONResponse | StreamingResponse:
     service = CompletionService(chat)
     prepared = await service.prepare(request, request_id)
-    if request.stream:
-        return StreamingResponse(
-            service.stream(prepared), media_type="text/event-stream", headers=SSE_HEADERS
-        )
-    return JSONResponse(await service.complete(prepared))
+    return await json_or_stream(
+        request.stream, lambda: service.stream(prepared), lambda: service.complete(prepared)
+    )

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from server.api.answers import json_or_stream
 from server.api.engine_ids import engine_request_id
 from server.api.paths import RESPONSES
-from server.api.routes_completions import SSE_HEADERS
 from server.api.state import chat_service
 from server.chat.service import ChatService
 from server.responses.schemas import ResponsesRequest
@@ -26,8 +26,6 @@ async def responses(
 ) -> JSONResponse | StreamingResponse:
     service = ResponsesService(chat)
     prepared = await service.prepare(request, request_id)
-    if request.stream:
-        return StreamingResponse(
-            service.stream(prepared), media_type="text/event-stream", headers=SSE_HEADERS
-        )
-    return JSONResponse(await service.complete(prepared))
+    return await json_or_stream(
+        request.stream, lambda: service.stream(prepared), lambda: service.complete(prepared)
+    )

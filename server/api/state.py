@@ -28,7 +28,7 @@ class ServerState:
     # SIGTERM seen: /ready answers 503 from then on (load balancers stop sending), while new
     # requests are still served until the lame-duck period ends and `draining` starts.
     stopping: bool = False
-    # New chat requests refused; admitted ones finish (server/drain.py).
+    # New generation requests refused; admitted ones finish (server/drain.py).
     draining: bool = False
     admission: Admission | None = None
     created: int = field(default=0)
@@ -44,7 +44,7 @@ class ServerState:
 
     @property
     def accepting(self) -> bool:
-        """Whether a new chat request is admitted (still true in the lame-duck period)."""
+        """Whether a new generation request is admitted (still true in the lame-duck period)."""
         return self.chat is not None and not self.draining and not self.engine_dead
 
     @property
