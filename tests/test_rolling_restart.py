@@ -23,8 +23,8 @@ import pytest
 
 from tests.lb_support import API_KEY, CHAT_ROUTE, HAProxy, Load, Replica, status_of, wait_for
 
-# Three engine start-ups, two of them at once, on a busy 2-core machine.
-pytestmark = pytest.mark.timeout(3600)
+# Four engine start-ups (two at once, then one restart per replica), on a 2-core machine.
+pytestmark = [pytest.mark.timeout(3600), pytest.mark.needs_server]
 LOAD_BOUND_S = 900.0
 # Answers each phase must see before it moves on: the load is really flowing.
 ANSWERS_PER_PHASE = 8
@@ -109,6 +109,7 @@ def rolling_restart(balancer: HAProxy, replicas: list[Replica], load: Load) -> N
         wait_for(answered_since(load, time.monotonic()), "answers after the restart")
 
 
+@pytest.mark.needs_server(engines=4)  # the cluster's two, and each replica's restart
 def test_rolling_restart_with_sigterm_loses_no_request(
     cluster: tuple[HAProxy, list[Replica]],
 ) -> None:

@@ -8,35 +8,20 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
 import pytest
 
-from tests.ops_support import (
-    CHAT_ROUTE,
-    EVENT_TIMEOUT_S,
-    ServerProcess,
-    frozen_engine,
-    long_request,
-    own_server,
-)
+from tests.ops_support import CHAT_ROUTE, EVENT_TIMEOUT_S, frozen_engine, long_request
+from tests.support.servers import RemoteServer
 
 
-@pytest.fixture
-def server(
-    tmp_path_factory: pytest.TempPathFactory, home: Path, tiny_checkpoint: Path
-) -> Iterator[ServerProcess]:
-    with own_server(tmp_path_factory, home, {}) as running:
-        yield running
-
-
-def _events(server: ServerProcess, model_id: str, first: threading.Event) -> list[Any]:
+def _events(server: RemoteServer, first: threading.Event) -> list[Any]:
     """The stream's data events, parsed ([DONE] as the string); `first` set at the first."""
-    body = long_request(model_id, n=1, stream=True)
+    # 400 tokens: room for the original-format template's system prompt in a 512 context.
+    body = long_request(server.settings["model"], n=1, stream=True, max_tokens=400)
     events: list[Any] = []
     url = f"{server.url}{CHAT_ROUTE}"
     with httpx.stream("POST", url, json=body, timeout=EVENT_TIMEOUT_S) as reply:
@@ -48,12 +33,15 @@ def _events(server: ServerProcess, model_id: str, first: threading.Event) -> lis
     return events
 
 
+# Each takes the last turn on a shared server: nothing else uses it afterwards.
+@pytest.mark.takes_server("original-v15")
 def test_a_stream_cut_by_a_group_wide_sigterm_ends_with_an_error(
-    server: ServerProcess, model_id: str
+    taken_server: RemoteServer,
 ) -> None:
+    server = taken_server
     first = threading.Event()
     result: list[list[Any]] = []
-    reader = threading.Thread(target=lambda: result.append(_events(server, model_id, first)))
+    reader = threading.Thread(target=lambda: result.append(_events(server, first)))
     reader.start()
     assert first.wait(EVENT_TIMEOUT_S), "the stream never started"
     # Frozen, the engine cannot finish the stream before the signal reaches it.
@@ -68,7 +56,9 @@ def test_a_stream_cut_by_a_group_wide_sigterm_ends_with_an_error(
     server.process.wait(timeout=EVENT_TIMEOUT_S)
 
 
-def test_engine_processes_exit_when_the_api_process_is_killed(server: ServerProcess) -> None:
+@pytest.mark.takes_server("deadline")
+def test_engine_processes_exit_when_the_api_process_is_killed(taken_server: RemoteServer) -> None:
+    server = taken_server
     api = psutil.Process(server.process.pid)
     children = api.children(recursive=True)
     engine = [c for c in children if "server.orphan_reaper" not in " ".join(c.cmdline())]
