@@ -379,6 +379,35 @@ def test_a_streamed_call_sends_openais_events(client: openai.OpenAI, model_id: s
     assert_valid_call(item_done.item)
     (final,) = function_calls(completed.response)
     assert final.arguments == whole.arguments and final.call_id == item_done.item.call_id
+    # The SDK's stream helper, which builds the response from the events as they come.
+    with client.responses.stream(**options) as stream:
+        built = stream.get_final_response()
+    (call,) = function_calls(built)
+    assert call.arguments == whole.arguments
+
+
+def test_auto_reads_a_reply_in_the_call_format_as_a_call(
+    client: openai.OpenAI, model_id: str
+) -> None:
+    """Under `auto` a reply that is exactly a call becomes a function_call item, streamed or
+    not. The random model is steered into that format by a text.format shaped like a call."""
+    call_shape = object_schema({"name": {"const": "set_lamp"}, "arguments": TOOLS[0]["parameters"]})
+    text: Any = {"format": {"type": "json_schema", "name": "call", "schema": call_shape}}
+    options: dict[str, Any] = {
+        "model": model_id,
+        "input": "Dim the lamp.",
+        "tools": TOOLS,
+        "text": text,
+        "max_output_tokens": MAX_CALL_TOKENS,
+        "temperature": 0,
+    }
+    response = client.responses.create(**options)
+    (call,) = response.output
+    assert isinstance(call, ResponseFunctionToolCall) and call.name == "set_lamp"
+    assert_valid_call(call)
+    events: list[Any] = list(client.responses.create(**options, stream=True))
+    assert [event.type for event in events[2:]] == FUNCTION_CALL_EVENTS
+    assert events[-2].item.arguments == call.arguments
 
 
 def test_a_tool_result_turn_is_answered_with_text_as_chat(
