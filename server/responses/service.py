@@ -1,5 +1,6 @@
 """Responses: the request becomes the chat request it means (server/responses/convert.py), is
-prepared by chat (prompt, images, limits, sampling) and runs on chat's engine machinery; only
+prepared by chat (prompt, images, limits, sampling, tools) and runs on chat's engine
+machinery; the output is read as text or tool calls by chat's reader (server/tools/). Only
 the answer's shape is the Responses API's. Stateless: no response is stored."""
 
 from __future__ import annotations
