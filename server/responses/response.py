@@ -1,4 +1,5 @@
-"""The Responses API's objects as plain dicts: the response, its assistant message item, usage.
+"""The Responses API's objects as plain dicts: the response, its output items (the assistant
+message, function calls), usage.
 
 A generation cut by the token budget is `incomplete` with reason `max_output_tokens`, as
 OpenAI reports it; one that ended on its own (EOS or a stop) is `completed`."""
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.responses.schemas import ResponsesRequest
+from server.responses.tool_schemas import FunctionToolChoice
+from server.tools.calls import ParsedCall, ToolOutput
 
 OUTPUT_TEXT = "output_text"
 
@@ -59,6 +62,32 @@ def message_item(item_id: str, status: str, text: str | None) -> dict[str, Any]:
     }
 
 
+def new_function_call_id() -> str:
+    return f"fc_{uuid.uuid4().hex}"
+
+
+def function_call_item(item_id: str, call: ParsedCall, status: str) -> dict[str, Any]:
+    """One call the model made (call_id is chat's tool-call id); `in_progress` with empty
+    arguments when a stream opens it."""
+    arguments = "" if status == "in_progress" else call.arguments
+    return {
+        "id": item_id,
+        "type": "function_call",
+        "status": status,
+        "arguments": arguments,
+        "call_id": call.id,
+        "name": call.name,
+    }
+
+
+def output_items(read: ToolOutput, status: str) -> list[dict[str, Any]]:
+    """The assistant message (when there is text, or nothing at all), then one item per call."""
+    calls = [function_call_item(new_function_call_id(), call, "completed") for call in read.calls]
+    if read.content is None and calls:
+        return calls
+    return [message_item(new_message_id(), status, read.content or ""), *calls]
+
+
 def usage(counts: TokenCounts) -> dict[str, Any]:
     return {
         "input_tokens": counts.input_tokens,
@@ -78,6 +107,17 @@ def _output_format(request: ResponsesRequest) -> dict[str, Any]:
     if output_format is None:
         return {"type": "text"}
     return output_format.model_dump(by_alias=True, exclude_none=True)
+
+
+def _tool_choice(request: ResponsesRequest) -> Any:
+    choice = request.tool_choice
+    if isinstance(choice, FunctionToolChoice):
+        return choice.model_dump()
+    return choice or "auto"
+
+
+def _tools(request: ResponsesRequest) -> list[dict[str, Any]]:
+    return [tool.model_dump() for tool in request.tools or []]
 
 
 def response_object(
@@ -110,8 +150,8 @@ def response_object(
         "store": False,  # nothing is kept: this server is stateless
         "temperature": shell.temperature,
         "text": {"format": _output_format(request), "verbosity": "medium"},
-        "tool_choice": request.tool_choice or "auto",
-        "tools": [],
+        "tool_choice": _tool_choice(request),
+        "tools": _tools(request),
         "top_logprobs": 0,
         "top_p": shell.top_p,
         "truncation": "disabled",

@@ -6,13 +6,35 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from server.chat.schemas import MAX_CONTENT_PARTS, MAX_MESSAGES, MAX_NAME_CHARS, MAX_TEXT_CHARS
+from server.responses.tool_schemas import (
+    FUNCTION_CALL_ITEM,
+    FUNCTION_CALL_OUTPUT_ITEM,
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    FunctionTool,
+    ResponsesToolChoice,
+    check_tool_choice,
+    only_function_tool_choice,
+    only_function_tools,
+)
+from server.tools.schemas import MAX_TOOLS
 
 MAX_OUTPUT_TOKENS = 1_000_000
-# The one input item type served (OpenAI's list also has function calls, reasoning, ...).
 MESSAGE_ITEM = "message"
+# The input item types served (OpenAI's list also has reasoning, item references, ...).
+SERVED_ITEMS = (MESSAGE_ITEM, FUNCTION_CALL_ITEM, FUNCTION_CALL_OUTPUT_ITEM)
 
 
 class _Strict(BaseModel):
@@ -69,6 +91,20 @@ class MessageItem(_Strict):
         return self
 
 
+def _item_type(item: Any) -> str:
+    """A message item may leave out its type (the SDK's EasyInputMessage does)."""
+    kind = item.get("type") if isinstance(item, dict) else getattr(item, "type", None)
+    return str(kind or MESSAGE_ITEM)
+
+
+InputItem = Annotated[
+    Annotated[MessageItem, Tag(MESSAGE_ITEM)]
+    | Annotated[FunctionCallItem, Tag(FUNCTION_CALL_ITEM)]
+    | Annotated[FunctionCallOutputItem, Tag(FUNCTION_CALL_OUTPUT_ITEM)],
+    Discriminator(_item_type),
+]
+
+
 class TextFormat(_Strict):
     type: Literal["text"]
 
@@ -100,15 +136,16 @@ class TextOptions(_Strict):
 
 class ResponsesRequest(_Strict):
     model: str = Field(max_length=MAX_NAME_CHARS)
-    input: str | list[MessageItem]
+    input: str | list[InputItem]
     instructions: str | None = Field(None, max_length=MAX_TEXT_CHARS)
     max_output_tokens: int | None = Field(None, ge=1, le=MAX_OUTPUT_TOKENS)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     stream: bool | None = None
     text: TextOptions | None = None
-    tool_choice: Literal["none", "auto"] | None = None
-    tools: list[dict[str, Any]] | None = None
+    tools: list[FunctionTool] | None = Field(None, max_length=MAX_TOOLS)
+    tool_choice: ResponsesToolChoice | None = None  # after tools: its check reads them
+    parallel_tool_calls: bool | None = None
     # Accepted and ignored: they do not change the output.
     store: bool | None = None
     metadata: dict[str, str] | None = None
@@ -116,7 +153,8 @@ class ResponsesRequest(_Strict):
     safety_identifier: str | None = Field(None, max_length=MAX_NAME_CHARS)
     prompt_cache_key: str | None = Field(None, max_length=MAX_NAME_CHARS)
     service_tier: str | None = Field(None, max_length=MAX_NAME_CHARS)
-    parallel_tool_calls: bool | None = None
+    # Caps calls to OpenAI's built-in tools, which are not served; function calls are counted
+    # by parallel_tool_calls.
     max_tool_calls: int | None = Field(None, ge=1)
     stream_options: dict[str, Any] | None = None
     truncation: Literal["disabled"] | None = None
@@ -131,17 +169,35 @@ class ResponsesRequest(_Strict):
 
     @model_validator(mode="before")
     @classmethod
-    def _only_message_items(cls, data: Any) -> Any:
+    def _only_served_items(cls, data: Any) -> Any:
         items = data.get("input") if isinstance(data, dict) else None
         if isinstance(items, list):
             kinds = {
-                str(item.get("type"))
+                _item_type(item)
                 for item in items
-                if isinstance(item, dict) and item.get("type", MESSAGE_ITEM) != MESSAGE_ITEM
+                if isinstance(item, dict) and _item_type(item) not in SERVED_ITEMS
             }
             if kinds:
                 raise ValueError(f"input items of type {sorted(kinds)} are not supported")
         return data
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _function_tools(cls, tools: Any) -> Any:
+        return only_function_tools(tools)
+
+    @field_validator("tool_choice", mode="before")
+    @classmethod
+    def _function_tool_choice(cls, choice: Any) -> Any:
+        return only_function_tool_choice(choice)
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _declared_tool(
+        cls, choice: ResponsesToolChoice | None, info: ValidationInfo
+    ) -> ResponsesToolChoice | None:
+        check_tool_choice(info.data.get("tools"), choice)
+        return choice
 
     @model_validator(mode="after")
     def _refused(self) -> ResponsesRequest:
@@ -163,5 +219,4 @@ class ResponsesRequest(_Strict):
             "include": self.include,
             "top_logprobs": self.top_logprobs,
             "prompt (stored prompts)": self.prompt,
-            "tools": self.tools,
         }

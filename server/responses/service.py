@@ -1,5 +1,6 @@
 """Responses: the request becomes the chat request it means (server/responses/convert.py), is
-prepared by chat (prompt, images, limits, sampling) and runs on chat's engine machinery; only
+prepared by chat (prompt, images, limits, sampling, tools) and runs on chat's engine
+machinery; the output is read as text or tool calls by chat's reader (server/tools/). Only
 the answer's shape is the Responses API's. Stateless: no response is stored."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from vllm.outputs import RequestOutput
+from vllm.outputs import CompletionOutput, RequestOutput
 
 from server.chat.service import ChatService, PreparedChat
 from server.errors import BadRequestError, ServingError
@@ -17,13 +18,14 @@ from server.responses.convert import chat_request
 from server.responses.response import (
     ResponseShell,
     TokenCounts,
-    message_item,
-    new_message_id,
+    output_items,
     response_object,
     status_of,
 )
 from server.responses.schemas import ResponsesRequest
 from server.responses.stream import ResponseEvents
+from server.tools.calls import ToolCallReader, ToolOutput
+from server.tools.streaming import FinishEvent, StreamEvent, TextEvent, ToolCallStream
 
 logger = logging.getLogger(__name__)
 
@@ -75,21 +77,22 @@ class ResponsesService:
         if final is None or not final.outputs:
             raise ServingError("The engine returned no output.")
         completion = final.outputs[0]
-        status = status_of(completion.finish_reason)
-        item = message_item(new_message_id(), status, completion.text)
+        read = _read(prepared.chat.options.tools, completion)
+        status = status_of(read.finish_reason)
         counts = TokenCounts(
             input_tokens=len(final.prompt_token_ids or ()),
             output_tokens=len(completion.token_ids),
             cached_tokens=final.num_cached_tokens or 0,
             image_tokens=prepared.chat.image_tokens,
         )
-        return response_object(prepared.shell, status, [item], counts)
+        return response_object(prepared.shell, status, output_items(read, status), counts)
 
     async def stream(self, prepared: PreparedResponse) -> AsyncIterator[bytes]:
         events = ResponseEvents(prepared.shell)
         for event in events.start():
             yield event
-        finish_reason: str | None = None
+        reader = prepared.chat.options.tools
+        tool_stream = ToolCallStream(reader) if reader is not None else None
         input_tokens, output_tokens, cached_tokens = 0, 0, 0
         try:
             async for output in self._chat.generate(prepared.chat):
@@ -97,9 +100,9 @@ class ResponsesService:
                 cached_tokens = output.num_cached_tokens or cached_tokens
                 for completion in output.outputs:
                     output_tokens += len(completion.token_ids)
-                    finish_reason = completion.finish_reason or finish_reason
-                    for event in events.delta(completion.text):
-                        yield event
+                    for piece in _stream_events(tool_stream, completion):
+                        for event in events.feed(piece):
+                            yield event
         except ServingError as error:
             logger.warning("stream %s failed: %s", prepared.shell.id, error.message)
             for event in events.fail(error):
@@ -107,8 +110,27 @@ class ResponsesService:
             return
         image_tokens = prepared.chat.image_tokens
         counts = TokenCounts(input_tokens, output_tokens, cached_tokens, image_tokens)
-        for event in events.finish(finish_reason, counts):
+        for event in events.finish(counts):
             yield event
+
+
+def _read(reader: ToolCallReader | None, completion: CompletionOutput) -> ToolOutput:
+    """The output as chat reads it: text, or calls when tools may be called."""
+    if reader is None:
+        return ToolOutput(completion.text, [], completion.finish_reason)
+    return reader.read(completion.text, completion.finish_reason)
+
+
+def _stream_events(
+    tool_stream: ToolCallStream | None, completion: CompletionOutput
+) -> list[StreamEvent]:
+    """One delta output as chat's tool stream events (without tools: its text as it comes)."""
+    if tool_stream is not None:
+        return tool_stream.feed(completion.text, completion.finish_reason)
+    events: list[StreamEvent] = [TextEvent(completion.text)]
+    if completion.finish_reason is not None:
+        events.append(FinishEvent(completion.finish_reason))
+    return events
 
 
 def _in_responses_terms(error: BadRequestError) -> BadRequestError:
