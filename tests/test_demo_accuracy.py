@@ -5,6 +5,8 @@ architecture (tests/reference_original.py)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import openai
 import pytest
 
@@ -85,7 +87,7 @@ def test_served_tokens_equal_the_reference_forward(demo_url: str, seed: int, kin
     scene = generate_scene(seed)
     question = make_sample(scene, kind, book=CANONICAL).question
     client = openai.OpenAI(base_url=f"{demo_url}/v1", api_key="unused", max_retries=0)
-    content: list[dict[str, object]] = [
+    content: list[dict[str, Any]] = [
         {"type": "image_url", "image_url": {"url": image_data_url(scene, render_plain)}},
         {"type": "text", "text": question},
     ]
@@ -133,7 +135,7 @@ def test_answers_start_without_a_space_in_full_and_streamed_responses(demo_url: 
     same whether streamed or not (the tokens keep their space: see the reference test)."""
     scene = generate_scene(SEED_BASE + 7)
     client = openai.OpenAI(base_url=f"{demo_url}/v1", api_key="unused", max_retries=0)
-    content: list[dict[str, object]] = [
+    content: list[dict[str, Any]] = [
         {"type": "image_url", "image_url": {"url": image_data_url(scene, render_plain)}},
         {"type": "text", "text": make_sample(scene, "conversation", book=CANONICAL).question},
     ]
@@ -157,3 +159,28 @@ def test_answers_start_without_a_space_in_full_and_streamed_responses(demo_url: 
         "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)  # type: ignore[union-attr]
         == text
     )
+    # The Responses API gives the same text, full and streamed.
+    responses_input: Any = [{"role": "user", "content": _responses_content(content)}]
+    answer = client.responses.create(
+        model="llava-demo", input=responses_input, max_output_tokens=MAX_TOKENS, temperature=0
+    )
+    assert answer.output_text == text
+    events = client.responses.create(
+        model="llava-demo",
+        input=responses_input,
+        max_output_tokens=MAX_TOKENS,
+        temperature=0,
+        stream=True,
+    )
+    deltas = [event.delta for event in events if event.type == "response.output_text.delta"]
+    assert "".join(deltas) == text
+
+
+def _responses_content(chat_content: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chat's image_url and text parts as the Responses API's input_image and input_text."""
+    return [
+        {"type": "input_image", "image_url": part["image_url"]["url"]}
+        if part["type"] == "image_url"
+        else {"type": "input_text", "text": part["text"]}
+        for part in chat_content
+    ]

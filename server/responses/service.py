@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from vllm.outputs import CompletionOutput, RequestOutput
+from vllm.outputs import RequestOutput
 
+from server.chat.answer_start import AnswerStart
 from server.chat.service import ChatService, PreparedChat
 from server.errors import BadRequestError, ServingError
 from server.responses.convert import chat_request
@@ -77,7 +78,8 @@ class ResponsesService:
         if final is None or not final.outputs:
             raise ServingError("The engine returned no output.")
         completion = final.outputs[0]
-        read = _read(prepared.chat.options.tools, completion)
+        text = AnswerStart(prepared.chat.options.strip_leading_space).text(0, completion.text)
+        read = _read(prepared.chat.options.tools, text, completion.finish_reason)
         status = status_of(read.finish_reason)
         counts = TokenCounts(
             input_tokens=len(final.prompt_token_ids or ()),
@@ -93,6 +95,7 @@ class ResponsesService:
             yield event
         reader = prepared.chat.options.tools
         tool_stream = ToolCallStream(reader) if reader is not None else None
+        start = AnswerStart(prepared.chat.options.strip_leading_space)
         input_tokens, output_tokens, cached_tokens = 0, 0, 0
         try:
             async for output in self._chat.generate(prepared.chat):
@@ -100,7 +103,8 @@ class ResponsesService:
                 cached_tokens = output.num_cached_tokens or cached_tokens
                 for completion in output.outputs:
                     output_tokens += len(completion.token_ids)
-                    for piece in _stream_events(tool_stream, completion):
+                    text = start.text(completion.index, completion.text)
+                    for piece in _stream_events(tool_stream, text, completion.finish_reason):
                         for event in events.feed(piece):
                             yield event
         except ServingError as error:
@@ -114,22 +118,22 @@ class ResponsesService:
             yield event
 
 
-def _read(reader: ToolCallReader | None, completion: CompletionOutput) -> ToolOutput:
+def _read(reader: ToolCallReader | None, text: str, finish_reason: str | None) -> ToolOutput:
     """The output as chat reads it: text, or calls when tools may be called."""
     if reader is None:
-        return ToolOutput(completion.text, [], completion.finish_reason)
-    return reader.read(completion.text, completion.finish_reason)
+        return ToolOutput(text, [], finish_reason)
+    return reader.read(text, finish_reason)
 
 
 def _stream_events(
-    tool_stream: ToolCallStream | None, completion: CompletionOutput
+    tool_stream: ToolCallStream | None, text: str, finish_reason: str | None
 ) -> list[StreamEvent]:
     """One delta output as chat's tool stream events (without tools: its text as it comes)."""
     if tool_stream is not None:
-        return tool_stream.feed(completion.text, completion.finish_reason)
-    events: list[StreamEvent] = [TextEvent(completion.text)]
-    if completion.finish_reason is not None:
-        events.append(FinishEvent(completion.finish_reason))
+        return tool_stream.feed(text, finish_reason)
+    events: list[StreamEvent] = [TextEvent(text)]
+    if finish_reason is not None:
+        events.append(FinishEvent(finish_reason))
     return events
 
 
