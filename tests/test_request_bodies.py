@@ -5,36 +5,16 @@ thrown away, so the client gets its 413 (the OpenAI SDK an APIStatusError), neve
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import openai
 import pytest
 
-from tests.ops_support import EVENT_TIMEOUT_S, ServerProcess, own_server, short_request
-
-MAX_RUNNING, MAX_WAITING = 2, 2
-READ_TIMEOUT_S = 3
-MAX_BYTES = 1024 * 1024
-
-
-# Every test here uses this module's own server (body-read limits of its own).
-pytestmark = pytest.mark.needs_server
-
-
-@pytest.fixture(scope="module")
-def body_server(
-    tmp_path_factory: pytest.TempPathFactory, home: Path, tiny_checkpoint: Path
-) -> Iterator[ServerProcess]:
-    settings = {
-        "max_running_requests": str(MAX_RUNNING),
-        "max_waiting_requests": str(MAX_WAITING),
-        "body_read_timeout_s": str(READ_TIMEOUT_S),
-        "max_request_bytes": str(MAX_BYTES),
-    }
-    with own_server(tmp_path_factory, home, settings) as server:
-        yield server
+from tests.ops_support import EVENT_TIMEOUT_S, short_request
+from tests.support.pool import OPS_MAX_REQUEST_BYTES as MAX_BYTES
+from tests.support.pool import OPS_MAX_RUNNING as MAX_RUNNING
+from tests.support.pool import OPS_MAX_WAITING as MAX_WAITING
+from tests.support.servers import RemoteServer
 
 
 def _connect(url: str) -> socket.socket:
@@ -63,17 +43,15 @@ def _answer(sock: socket.socket) -> tuple[int, bytes]:
     return int(status_line.split()[1]), data
 
 
-def test_stalled_uploads_take_no_slot_and_get_408(
-    body_server: ServerProcess, model_id: str
-) -> None:
+def test_stalled_uploads_take_no_slot_and_get_408(ops_server: RemoteServer, model_id: str) -> None:
     """More stalled uploads than running and queued slots together: a normal request is still
     answered (not 429), and each stalled one gets 408 when its read timeout passes."""
     stalled = []
     for _ in range(MAX_RUNNING + MAX_WAITING + 2):
-        sock = _connect(body_server.url)
+        sock = _connect(ops_server.url)
         sock.sendall(_head(200) + b"{")  # 1 byte of the 200 announced, then nothing
         stalled.append(sock)
-    client = openai.OpenAI(base_url=f"{body_server.url}/v1", api_key="unused", max_retries=0)
+    client = openai.OpenAI(base_url=f"{ops_server.url}/v1", api_key="unused", max_retries=0)
     reply = client.chat.completions.create(**short_request(model_id))
     assert reply.choices[0].message.content
     for sock in stalled:
@@ -83,8 +61,8 @@ def test_stalled_uploads_take_no_slot_and_get_408(
         assert b'"code":"body_read_timeout"' in data
 
 
-def test_sdk_gets_413_for_a_body_over_the_cap(body_server: ServerProcess, model_id: str) -> None:
-    client = openai.OpenAI(base_url=f"{body_server.url}/v1", api_key="unused", max_retries=0)
+def test_sdk_gets_413_for_a_body_over_the_cap(ops_server: RemoteServer, model_id: str) -> None:
+    client = openai.OpenAI(base_url=f"{ops_server.url}/v1", api_key="unused", max_retries=0)
     with pytest.raises(openai.APIStatusError) as refused:
         client.chat.completions.create(
             model=model_id, messages=[{"role": "user", "content": "a" * (3 * MAX_BYTES)}]
@@ -93,12 +71,12 @@ def test_sdk_gets_413_for_a_body_over_the_cap(body_server: ServerProcess, model_
     assert "larger than" in refused.value.message
 
 
-def test_413_arrives_while_the_client_is_still_sending(body_server: ServerProcess) -> None:
+def test_413_arrives_while_the_client_is_still_sending(ops_server: RemoteServer) -> None:
     """A client that asks to close after its request and sends a body three times the cap in
     pieces: the server reads and drops the rest, so every byte is accepted and the 413 read
     (before, the server answered at once and closed: the client got a connection reset)."""
     size = 3 * MAX_BYTES
-    with _connect(body_server.url) as sock:
+    with _connect(ops_server.url) as sock:
         sock.sendall(_head(size, "Connection: close"))
         piece = b"a" * 65536
         for _ in range(size // len(piece)):

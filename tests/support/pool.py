@@ -24,12 +24,16 @@ from tests.support.servers import RemoteServer, ServerStartError
 TINY_MODEL = "tiny-llava-hf"
 
 # The operations profile: room for 2 running + 2 queued chat requests (admission tests), a
-# Retry-After of 3 s, and a drain long enough for a full queue of long requests. Default media
-# settings: loopback image URLs are refused.
+# Retry-After of 3 s, a drain long enough for a full queue of long requests, and request-body
+# limits (tests/test_request_bodies.py: a 3 s body-read timeout and a 1 MiB body cap, far from
+# what the other users of the profile send). Default media settings: loopback image URLs are
+# refused.
 OPS_MAX_RUNNING = 2
 OPS_MAX_WAITING = 2
 OPS_RETRY_AFTER_S = 3
 OPS_DRAIN_TIMEOUT_S = 120
+OPS_BODY_READ_TIMEOUT_S = 3
+OPS_MAX_REQUEST_BYTES = 1024 * 1024
 # The deadline profile: the long request needs about 1 s of engine time alone, more under load.
 DEADLINE_S = 0.5
 
@@ -68,6 +72,8 @@ PROFILES: Mapping[str, Profile] = {
             max_waiting_requests=str(OPS_MAX_WAITING),
             overload_retry_after_s=str(OPS_RETRY_AFTER_S),
             drain_timeout_s=str(OPS_DRAIN_TIMEOUT_S),
+            body_read_timeout_s=str(OPS_BODY_READ_TIMEOUT_S),
+            max_request_bytes=str(OPS_MAX_REQUEST_BYTES),
         ),
         _profile("deadline", model=TINY_MODEL, request_timeout_s=str(DEADLINE_S)),
         _profile("demo", model="llava-demo"),
