@@ -7,7 +7,8 @@
 #   dev       the development lock (requirements/dev.lock): tests, linters, manifest checks
 #   checkov   the manifest policy linter in a venv of its own (.venv/checkov-venv; its pins
 #             clash with vLLM's), linked as .venv/bin/checkov
-#   clients   LangChain, LiteLLM and instructor in .venv/tools/clients (the client tests)
+#   clients   LangChain, LiteLLM, instructor and the OpenAI Agents SDK in .venv/tools/clients
+#             (the client tests)
 #   node      the Node openai SDK in tests/node (npm ci)
 #   crd_schemas  the custom resources' schemas for the manifest test (npm, tests/crd)
 # Idempotent and fast the second time: each venv step stamps a hash of its inputs and is
@@ -76,8 +77,8 @@ install_checkov() {
     ln -sfn ../checkov-venv/bin/checkov "$venv/bin/checkov"
 }
 
-# The client libraries tests/test_client_libraries.py drives (LangChain, LiteLLM, instructor),
-# in a venv of their own: their pins need not agree with vLLM's.
+# The client libraries tests/test_client_libraries.py drives (LangChain, LiteLLM, instructor,
+# the OpenAI Agents SDK), in a venv of their own: their pins need not agree with vLLM's.
 install_clients() {
     local tool="$venv/tools/clients"
     [ -x "$tool/bin/python" ] || "$venv/bin/python" -m venv "$tool"

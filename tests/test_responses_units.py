@@ -404,3 +404,49 @@ def test_the_response_echoes_tools_and_a_named_tool_choice() -> None:
     assert isinstance(parsed.tool_choice, ToolChoiceFunction)
     assert parsed.tool_choice.model_dump() == choice
     assert parsed.tools[0].model_dump(exclude_none=True) == WEATHER
+
+
+def test_the_agents_sdks_tool_round_is_served_as_chats() -> None:
+    """The second turn of an OpenAI Agents SDK run (0.24, OpenAIResponsesModel, an output_type),
+    as the SDK sends it: the call it got back, with id and status, its result, the SDK's strict
+    tool schema, `include: []`, and the output_type as text.format."""
+    forecast = {
+        "type": "object",
+        "properties": {"sky": {"enum": ["sunny", "rainy"], "title": "Sky", "type": "string"}},
+        "required": ["sky"],
+        "title": "Forecast",
+        "additionalProperties": False,
+    }
+    city = {"city": {"enum": ["Paris", "Oslo"], "title": "City", "type": "string"}}
+    parameters = {"properties": city, "required": ["city"], "type": "object"}
+    tool = {**WEATHER, "parameters": {**parameters, "additionalProperties": False}}
+    call = {**call_item("call_1", "get_weather", '{"city": "Paris"}'), "id": "fc_1"}
+    body = {
+        "include": [],
+        "input": [
+            {"content": "Weather in Oslo?", "role": "user"},
+            {**call, "status": "completed"},
+            result_item("call_1", "sunny in Paris"),
+        ],
+        "instructions": "Answer briefly.",
+        "max_output_tokens": 60,
+        "parallel_tool_calls": False,
+        "temperature": 0.0,
+        "text": {
+            "format": {
+                "type": "json_schema",
+                "name": "final_output",
+                "schema": forecast,
+                "strict": True,
+            }
+        },
+        "tools": [tool],
+    }
+    chat = chat_request(request(**body))
+    assert [m.role for m in chat.messages] == ["system", "user", "assistant", "tool"]
+    assert chat.effective_tool_choice == "auto" and chat.parallel_tool_calls is False
+    assert chat.response_format is not None
+    assert chat.response_format.model_dump(by_alias=True, exclude_none=True) == {
+        "type": "json_schema",
+        "json_schema": {"name": "final_output", "schema": forecast, "strict": True},
+    }

@@ -1,4 +1,5 @@
-"""Runs LangChain, LiteLLM and instructor calls against a server, as their users write them.
+"""Runs LangChain (chat completions and the Responses API), LiteLLM, instructor and OpenAI's
+Agents SDK calls against a server, as their users write them.
 
 Run with the clients' venv (.venv/tools/clients, requirements/clients.lock), not the server's:
 their pins need not agree with vLLM's. Prints one JSON line per call:
@@ -7,6 +8,7 @@ their pins need not agree with vLLM's. Prints one JSON line per call:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -39,6 +41,9 @@ def png_data_url(width: int = 32, height: int = 32) -> str:
 IMAGE = png_data_url()
 # The tiny model's tokenizer spells these JSON words in many tokens; greedy, so runs repeat.
 MAX_TOKENS = 100  # and the tools prompt (about 410 tokens) stays within the 512 context
+# An agent's call takes about 45 tokens; its second turn's prompt (tools, call, result: about
+# 434 tokens) and this budget stay within the 512 context.
+AGENT_MAX_TOKENS = 60
 
 
 class Shape(BaseModel):
@@ -47,6 +52,14 @@ class Shape(BaseModel):
     colour: Literal["red", "green", "blue"]
     filled: bool
     corners: int = Field(ge=0, le=4)
+
+
+class Forecast(BaseModel):
+    """An agent's final answer. The SDK (as against OpenAI) raises on an `incomplete` response,
+    and the random model's free text always runs into its token budget: an enum under
+    constrained decoding ends in a few tokens."""
+
+    sky: Literal["sunny", "rainy"]
 
 
 def get_weather(city: Literal["Paris", "Oslo"]) -> str:
@@ -110,6 +123,131 @@ def langchain_calls(base_url: str, model: str) -> dict[str, Callable[[], Any]]:
             llm.bind_tools([get_weather]).invoke("Weather in Oslo?").content
         ),
     }
+
+
+def langchain_responses_calls(base_url: str, model: str) -> dict[str, Callable[[], Any]]:
+    """ChatOpenAI on /v1/responses (use_responses_api): the same messages and tools, sent as
+    input items and flat function tools."""
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(
+        model=model,
+        base_url=f"{base_url}/v1",
+        api_key="unused",
+        max_tokens=MAX_TOKENS,
+        temperature=0,
+        max_retries=0,
+        use_responses_api=True,
+    )
+    weather = llm.bind_tools([get_weather], tool_choice="get_weather")
+    anything = llm.bind_tools([get_weather], tool_choice="any")
+    return {
+        "langchain responses invoke (image)": lambda: langchain_image_answer(llm),
+        "langchain responses bind_tools (named)": lambda: (
+            weather.invoke("Weather in Oslo?").tool_calls
+        ),
+        "langchain responses bind_tools (any, streamed)": lambda: (
+            langchain_streamed(anything, "Weather in Oslo?").tool_calls
+        ),
+    }
+
+
+def langchain_image_answer(llm: Any) -> dict[str, Any]:
+    """The answer to an image, and the prompt's length with and without that image."""
+    answer = llm.invoke([image_message_langchain()])
+    without_image = llm.invoke("Describe the shape.")
+    return {
+        "text": answer.text,
+        "status": answer.response_metadata.get("status"),
+        "input_tokens": answer.usage_metadata["input_tokens"],
+        "input_tokens_without_image": without_image.usage_metadata["input_tokens"],
+    }
+
+
+def langchain_streamed(runnable: Any, prompt: str) -> Any:
+    """The streamed chunks added up, as LangChain users do."""
+    chunks = iter(runnable.stream(prompt))
+    message = next(chunks)
+    for chunk in chunks:
+        message = message + chunk
+    return message
+
+
+def agents_sdk_calls(base_url: str, model: str) -> dict[str, Callable[[], Any]]:
+    """OpenAI's Agents SDK: an agent with one function tool, run on /v1/responses."""
+    from agents import Runner, set_tracing_disabled
+
+    set_tracing_disabled(True)  # traces go to OpenAI's servers; none are reachable
+    prompt = "Weather in Oslo?"
+
+    def run_sync() -> dict[str, Any]:
+        result = Runner.run_sync(weather_agent(base_url, model), prompt, max_turns=3)
+        return agent_result(result)
+
+    async def run_streamed() -> dict[str, Any]:
+        result = Runner.run_streamed(weather_agent(base_url, model), prompt, max_turns=3)
+        events = [stream_event_name(event) async for event in result.stream_events()]
+        return {**agent_result(result), "events": events, "complete": result.is_complete}
+
+    return {
+        "agents Runner.run_sync (function tool)": run_sync,
+        "agents Runner.run_streamed (function tool)": lambda: asyncio.run(run_streamed()),
+    }
+
+
+def weather_agent(base_url: str, model: str) -> Any:
+    """A client per run: each run has an event loop of its own. tool_choice `required` makes
+    the first turn a call; the SDK then resets it (reset_tool_choice), so the second turn
+    answers and the run ends."""
+    from agents import Agent, ModelSettings, OpenAIResponsesModel, function_tool
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
+    settings = ModelSettings(
+        tool_choice="required",
+        parallel_tool_calls=False,  # one call; the random model would go on listing calls
+        max_tokens=AGENT_MAX_TOKENS,
+        temperature=0,
+    )
+    return Agent(
+        name="weather",
+        instructions="Answer briefly.",
+        tools=[function_tool(get_weather)],
+        output_type=Forecast,
+        model=OpenAIResponsesModel(model=model, openai_client=client),
+        model_settings=settings,
+    )
+
+
+def agent_result(result: Any) -> dict[str, Any]:
+    """The run's final output, its new items (call, the tool's output, the answer) and the
+    number of model responses it took."""
+    return {
+        "final_output": result.final_output.model_dump(),
+        "items": [agent_item(item) for item in result.new_items],
+        "responses": len(result.raw_responses),
+    }
+
+
+def agent_item(item: Any) -> dict[str, Any]:
+    from agents import ItemHelpers, MessageOutputItem, ToolCallItem, ToolCallOutputItem
+
+    if isinstance(item, ToolCallItem):
+        call = item.raw_item
+        arguments = json.loads(call.arguments)
+        return {"type": item.type, "name": call.name, "arguments": arguments, "id": call.call_id}
+    if isinstance(item, ToolCallOutputItem):
+        return {"type": item.type, "output": item.output, "id": item.raw_item["call_id"]}
+    if isinstance(item, MessageOutputItem):
+        return {"type": item.type, "text": ItemHelpers.text_message_output(item)}
+    return {"type": item.type}
+
+
+def stream_event_name(event: Any) -> str:
+    """The raw Responses event's type, or the SDK's own event's name."""
+    if event.type == "raw_response_event":
+        return str(event.data.type)
+    return f"{event.type}:{getattr(event, 'name', '')}"
 
 
 def litellm_calls(base_url: str, model: str) -> dict[str, Callable[[], Any]]:
@@ -193,7 +331,14 @@ def run(name: str, call: Callable[[], Any]) -> dict[str, Any]:
 def main() -> None:
     base_url, model = sys.argv[1], sys.argv[2]
     calls: dict[str, Callable[[], Any]] = {}
-    for group in (langchain_calls, litellm_calls, instructor_calls):
+    groups = (
+        langchain_calls,
+        langchain_responses_calls,
+        litellm_calls,
+        instructor_calls,
+        agents_sdk_calls,
+    )
+    for group in groups:
         calls.update(group(base_url, model))
     for name, call in calls.items():
         print(json.dumps(run(name, call)), flush=True)
