@@ -63,6 +63,7 @@ def test_fields_that_change_nothing_are_accepted() -> None:
             parallel_tool_calls=False,
             safety_identifier="u1",
             prompt_cache_key="k",
+            prompt_cache_retention="24h",
             modalities=["text"],
             user="me",
         )

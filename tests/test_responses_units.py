@@ -105,6 +105,7 @@ def test_neutral_fields_are_accepted() -> None:
     request(
         reasoning={"effort": None}, tools=[], tool_choice="auto", include=[], truncation="disabled"
     )
+    request(prompt_cache_key="k", prompt_cache_retention="24h", safety_identifier="u1")
 
 
 def test_images_only_from_users() -> None:

@@ -165,6 +165,7 @@ class ChatCompletionRequest(RequestModel):
     service_tier: str | None = Field(None, max_length=MAX_NAME_CHARS)
     safety_identifier: str | None = Field(None, max_length=MAX_NAME_CHARS)
     prompt_cache_key: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    prompt_cache_retention: Literal["in_memory", "24h"] | None = None  # vLLM caches by prefix
     modalities: list[Literal["text"]] | None = None
     # vLLM's extensions, as `vllm serve` takes them.
     ignore_eos: bool = False

@@ -152,6 +152,7 @@ class ResponsesRequest(_Strict):
     user: str | None = Field(None, max_length=MAX_NAME_CHARS)
     safety_identifier: str | None = Field(None, max_length=MAX_NAME_CHARS)
     prompt_cache_key: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    prompt_cache_retention: Literal["in_memory", "24h"] | None = None  # vLLM caches by prefix
     service_tier: str | None = Field(None, max_length=MAX_NAME_CHARS)
     # Caps calls to OpenAI's built-in tools, which are not served; function calls are counted
     # by parallel_tool_calls.
