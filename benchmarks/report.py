@@ -163,7 +163,8 @@ def write_summary(out: Path, doc: Path, machine: str) -> None:
             sections.append(profiles.read_text())
     # The constrained-decoding runs (python -m benchmarks.structured) write their own section.
     sections += [section.read_text() for section in sorted(out.glob("structured-*.md"))]
-    media_path = out / "media-path.md"  # the image path's stages, measured by benchmarks.stages
-    if media_path.exists():
-        sections.append(media_path.read_text())
+    # The image path's stages (benchmarks.stages) and the HTTP parsers (benchmarks.http_parsers).
+    for measured in ("media-path.md", "http-parsers.md"):
+        if (out / measured).exists():
+            sections.append((out / measured).read_text())
     doc.write_text("\n".join(sections))

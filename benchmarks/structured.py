@@ -84,6 +84,21 @@ def ratios(runs: dict[str, dict[str, list[Any]]]) -> str:
     return "\n".join(lines)
 
 
+def against_vllm(runs: dict[str, dict[str, list[Any]]]) -> str:
+    """llava-serve / vLLM's server in requests per second, both under the json_schema."""
+    json_runs = runs["e-json-schema"]
+    cells = [
+        f"{ours['request_throughput'] / theirs['request_throughput']:.2f}x "
+        f"(c={ours['concurrency']})"
+        for theirs, ours in zip(json_runs["vllm"], json_runs["llava-serve"], strict=True)
+    ]
+    return (
+        "Under the json_schema, llava-serve serves "
+        + ", ".join(cells)
+        + " the requests per second of vLLM's server."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="tiny-llava-hf")
@@ -125,7 +140,7 @@ def main() -> None:
         "answer cannot finish within the 32 tokens, so both generate the same number; each "
         "cell `free / json_schema (ratio json_schema / free)`, both servers with the same "
         f"structured-outputs settings (xgrammar, compact JSON). Machine: {_machine()}\n\n"
-        f"{table}\n"
+        f"{table}\n\n{against_vllm(runs)}\n"
     )
     (args.out / f"structured-{spec.name}.md").write_text(section)
 
