@@ -251,7 +251,7 @@ class Load:
     model: str
     streams: int = 2
     plain: int = 2
-    pause_s: float = 0.5
+    pause_s: float = 1.5
     outcomes: list[Outcome] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 

@@ -52,9 +52,11 @@ def cluster(
             replica.stop()
 
 
-def under_load(balancer: HAProxy, scenario: Callable[[Load], None]) -> Load:
+def under_load(
+    balancer: HAProxy, scenario: Callable[[Load], None], pause_s: float = Load.pause_s
+) -> Load:
     """Runs the scenario (in a thread) while the load runs (on this thread's event loop)."""
-    load = Load(balancer.url, "tiny-llava-hf")
+    load = Load(balancer.url, "tiny-llava-hf", pause_s=pause_s)
     failure: list[BaseException] = []
 
     def drive() -> None:
@@ -143,7 +145,10 @@ def test_sigkill_loses_only_what_the_replica_held(
     balancer, replicas = cluster
     victim = replicas[0]
     record: dict[str, float] = {}
-    load = under_load(balancer, lambda load: sigkill_one(balancer, victim, load, record))
+    # A heavier load than the restart's (no engine has to load meanwhile): more in flight.
+    load = under_load(
+        balancer, lambda load: sigkill_one(balancer, victim, load, record), pause_s=0.1
+    )
     killed_at, dead_at = record["killed_at"], record["dead_at"]
     failed = load.failures()
     # In flight: sent before the replica was gone, still open when the kill began.
