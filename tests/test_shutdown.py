@@ -20,8 +20,10 @@ from tests.support.servers import RemoteServer
 
 def _events(server: RemoteServer, first: threading.Event) -> list[Any]:
     """The stream's data events, parsed ([DONE] as the string); `first` set at the first."""
-    # 400 tokens: room for the original-format template's system prompt in a 512 context.
-    body = long_request(server.settings["model"], n=1, stream=True, max_tokens=400)
+    # 8 sequences of 400 tokens (room for the original-format template's system prompt in a
+    # 512 context): seconds of engine work, so the stream is still going when the test freezes
+    # the engine (one sequence of the tiny model was done in under a second).
+    body = long_request(server.settings["model"], stream=True, max_tokens=400)
     events: list[Any] = []
     url = f"{server.url}{CHAT_ROUTE}"
     with httpx.stream("POST", url, json=body, timeout=EVENT_TIMEOUT_S) as reply:
