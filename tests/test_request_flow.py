@@ -44,8 +44,8 @@ def test_the_middleware_stack_is_declared_outermost_first() -> None:
 
 
 def test_engine_request_ids_carry_the_route_prefix_and_the_request_id() -> None:
-    assert GENERATION_ROUTES[CHAT_COMPLETIONS] == "chatcmpl"
-    first, second = (mint_engine_request_id("chatcmpl", "trace-42") for _ in range(2))
+    assert GENERATION_ROUTES[CHAT_COMPLETIONS] == "chatcmpl-"
+    first, second = (mint_engine_request_id("chatcmpl-", "trace-42") for _ in range(2))
     assert re.fullmatch(r"chatcmpl-trace-42-[0-9a-f]{8}", first)
     assert first != second  # a client reusing its X-Request-Id still gets unique engine ids
 

@@ -57,7 +57,7 @@ def test_create_with_an_image_and_instructions_equals_chat(
         max_output_tokens=10,
         temperature=0,
     )
-    assert response.object == "response" and response.id.startswith("resp")
+    assert response.object == "response" and response.id.startswith("resp_")
     assert response.model == model_id
     message = response.output[0]
     assert message.type == "message" and message.role == "assistant"

@@ -12,9 +12,10 @@ STATE_KEY = "engine_request_id"
 
 
 def mint_engine_request_id(prefix: str, request_id: str) -> str:
-    """`{prefix}-{request id}-{8 hex}`: joins the engine's logs to the access log's request id,
-    and stays unique in the engine when a client sends the same X-Request-Id twice."""
-    return f"{prefix}-{request_id}-{secrets.token_hex(4)}"
+    """`{prefix}{request id}-{8 hex}` (the prefix ends in OpenAI's separator: "chatcmpl-",
+    "resp_"): joins the engine's logs to the access log's request id, and stays unique in the
+    engine when a client sends the same X-Request-Id twice."""
+    return f"{prefix}{request_id}-{secrets.token_hex(4)}"
 
 
 async def engine_request_id(request: Request) -> str:

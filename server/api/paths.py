@@ -15,5 +15,5 @@ RESPONSES: Final = "/v1/responses"
 # route's prefix (OpenAI's: "chatcmpl-...", "cmpl-...", "resp_..."). A route that runs several
 # engine requests (one per prompt of a batch) derives theirs as `{id}-{index}`.
 GENERATION_ROUTES: Final[Mapping[str, str]] = MappingProxyType(
-    {CHAT_COMPLETIONS: "chatcmpl", COMPLETIONS: "cmpl", RESPONSES: "resp"}
+    {CHAT_COMPLETIONS: "chatcmpl-", COMPLETIONS: "cmpl-", RESPONSES: "resp_"}
 )
