@@ -90,17 +90,23 @@ def openai_messages() -> list[dict[str, Any]]:
     ]
 
 
-def langchain_calls(base_url: str, model: str) -> dict[str, Callable[[], Any]]:
+def chat_openai(base_url: str, model: str, **options: Any) -> Any:
+    """LangChain's ChatOpenAI on this server, greedy, answers bounded for the tiny model."""
     from langchain_openai import ChatOpenAI
 
-    llm = ChatOpenAI(
+    return ChatOpenAI(
         model=model,
         base_url=f"{base_url}/v1",
         api_key="unused",
         max_tokens=MAX_TOKENS,
         temperature=0,
         max_retries=0,
+        **options,
     )
+
+
+def langchain_calls(base_url: str, model: str) -> dict[str, Callable[[], Any]]:
+    llm = chat_openai(base_url, model)
     return {
         "langchain invoke (image)": lambda: llm.invoke([image_message_langchain()]).content,
         "langchain with_structured_output (json_schema)": lambda: llm.with_structured_output(
@@ -128,17 +134,7 @@ def langchain_calls(base_url: str, model: str) -> dict[str, Callable[[], Any]]:
 def langchain_responses_calls(base_url: str, model: str) -> dict[str, Callable[[], Any]]:
     """ChatOpenAI on /v1/responses (use_responses_api): the same messages and tools, sent as
     input items and flat function tools."""
-    from langchain_openai import ChatOpenAI
-
-    llm = ChatOpenAI(
-        model=model,
-        base_url=f"{base_url}/v1",
-        api_key="unused",
-        max_tokens=MAX_TOKENS,
-        temperature=0,
-        max_retries=0,
-        use_responses_api=True,
-    )
+    llm = chat_openai(base_url, model, use_responses_api=True)
     weather = llm.bind_tools([get_weather], tool_choice="get_weather")
     anything = llm.bind_tools([get_weather], tool_choice="any")
     return {
