@@ -9,12 +9,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from server.api.answers import json_or_stream
 from server.api.engine_ids import engine_request_id
+from server.api.json_body import PydanticJsonRoute
 from server.api.paths import CHAT_COMPLETIONS
 from server.api.state import chat_service
 from server.chat.schemas import ChatCompletionRequest
 from server.chat.service import ChatService
 
-router = APIRouter()
+router = APIRouter(route_class=PydanticJsonRoute)
 
 
 @router.post(CHAT_COMPLETIONS, response_model=None)

@@ -9,13 +9,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from server.api.answers import json_or_stream
 from server.api.engine_ids import engine_request_id
+from server.api.json_body import PydanticJsonRoute
 from server.api.paths import RESPONSES
 from server.api.state import chat_service
 from server.chat.service import ChatService
 from server.responses.schemas import ResponsesRequest
 from server.responses.service import ResponsesService
 
-router = APIRouter()
+router = APIRouter(route_class=PydanticJsonRoute)
 
 
 @router.post(RESPONSES, response_model=None)

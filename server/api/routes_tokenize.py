@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
+from server.api.json_body import PydanticJsonRoute
 from server.api.state import chat_service
 from server.chat.service import ChatService
 from server.chat.tokenize import TokenizeRequest
 
-router = APIRouter()
+router = APIRouter(route_class=PydanticJsonRoute)
 
 
 @router.post("/tokenize")
