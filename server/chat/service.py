@@ -101,7 +101,7 @@ class ChatService:
     def context_length(self) -> int:
         return self._engine.max_model_len
 
-    def refuse_text_past_context(self, chars: int, param: str) -> None:
+    def refuse_chars_past_context(self, chars: int, param: str) -> None:
         """Before any tokenizing: text that cannot fit the context, whatever it says."""
         refuse_chars_past_context(chars, self._max_text_chars, self.context_length, param)
 
@@ -177,7 +177,7 @@ class ChatService:
             messages = template_messages(request.messages, request.tools or [])
             refuse_text_past_context(messages, self._max_text_chars, self.context_length)
         else:
-            self.refuse_text_past_context(len(request.prompt or ""), "prompt")
+            self.refuse_chars_past_context(len(request.prompt or ""), "prompt")
         return await self.in_prompt_worker(
             lambda builder: _tokenize(builder, request, self.context_length)
         )

@@ -49,7 +49,7 @@ class CompletionService:
             raise ModelNotFoundError(request.model, [chat.served_model_name])
         for index, text in enumerate(request.prompts):
             if isinstance(text, str):
-                chat.refuse_text_past_context(len(text), prompt_param(index, len(request.prompts)))
+                chat.refuse_chars_past_context(len(text), prompt_param(index, len(request.prompts)))
         prompts = await chat.in_prompt_worker(
             lambda builder: text_prompts(request.prompts, builder.tokenizer, builder.image_token_id)
         )

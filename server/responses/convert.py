@@ -14,9 +14,8 @@ from pydantic import ValidationError
 
 from server.chat.schemas import ChatCompletionRequest
 from server.errors import BadRequestError
+from server.responses.content_parts import ContentPart, InputImage
 from server.responses.schemas import (
-    ContentPart,
-    InputImage,
     InputItem,
     JsonSchemaFormat,
     MessageItem,

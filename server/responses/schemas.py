@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Discriminator,
     Field,
@@ -18,6 +17,8 @@ from pydantic import (
 )
 
 from server.chat.schemas import MAX_CONTENT_PARTS, MAX_MESSAGES, MAX_NAME_CHARS, MAX_TEXT_CHARS
+from server.request_model import RequestModel
+from server.responses.content_parts import ContentPart
 from server.responses.tool_schemas import (
     FUNCTION_CALL_ITEM,
     FUNCTION_CALL_OUTPUT_ITEM,
@@ -37,43 +38,7 @@ MESSAGE_ITEM = "message"
 SERVED_ITEMS = (MESSAGE_ITEM, FUNCTION_CALL_ITEM, FUNCTION_CALL_OUTPUT_ITEM)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class InputText(_Strict):
-    type: Literal["input_text"]
-    text: str = Field(max_length=MAX_TEXT_CHARS)
-
-
-class InputImage(_Strict):
-    type: Literal["input_image"]
-    image_url: str | None = Field(None, min_length=1)
-    detail: Literal["auto", "low", "high"] | None = None
-    file_id: str | None = None
-
-    @model_validator(mode="after")
-    def _by_url(self) -> InputImage:
-        if self.file_id is not None:
-            raise ValueError("file_id is not supported (no file storage): send image_url")
-        if self.image_url is None:
-            raise ValueError("image_url is required (an http(s) URL or a data: URL)")
-        return self
-
-
-class OutputText(BaseModel):
-    """An assistant turn sent back as history, as the SDK returns it (annotations and logprobs
-    come along and are ignored)."""
-
-    model_config = ConfigDict(extra="ignore")
-    type: Literal["output_text"]
-    text: str = Field(max_length=MAX_TEXT_CHARS)
-
-
-ContentPart = Annotated[InputText | InputImage | OutputText, Field(discriminator="type")]
-
-
-class MessageItem(_Strict):
+class MessageItem(RequestModel):
     type: Literal["message"] | None = None
     role: Literal["user", "assistant", "system", "developer"]
     content: str | list[ContentPart]
@@ -105,15 +70,15 @@ InputItem = Annotated[
 ]
 
 
-class TextFormat(_Strict):
+class TextFormat(RequestModel):
     type: Literal["text"]
 
 
-class JsonObjectFormat(_Strict):
+class JsonObjectFormat(RequestModel):
     type: Literal["json_object"]
 
 
-class JsonSchemaFormat(_Strict):
+class JsonSchemaFormat(RequestModel):
     """OpenAI's Responses shape (flat; chat nests these under `json_schema`)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -129,12 +94,12 @@ OutputFormat = Annotated[
 ]
 
 
-class TextOptions(_Strict):
+class TextOptions(RequestModel):
     format: OutputFormat | None = None
     verbosity: Literal["low", "medium", "high"] | None = None
 
 
-class ResponsesRequest(_Strict):
+class ResponsesRequest(RequestModel):
     model: str = Field(max_length=MAX_NAME_CHARS)
     input: str | list[InputItem]
     instructions: str | None = Field(None, max_length=MAX_TEXT_CHARS)

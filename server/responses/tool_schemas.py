@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 
 from server.chat.schemas import MAX_CONTENT_PARTS, MAX_NAME_CHARS, MAX_TEXT_CHARS
 from server.request_model import RequestModel
+from server.responses.content_parts import InputText
 from server.tools.schemas import FUNCTION_NAME_PATTERN, MAX_ARGUMENTS_CHARS, MAX_DESCRIPTION_CHARS
 
 FUNCTION = "function"
@@ -48,11 +49,6 @@ class FunctionCallItem(RequestModel):
     status: Literal["in_progress", "completed", "incomplete"] | None = None
 
 
-class OutputTextPart(RequestModel):
-    type: Literal["input_text"]
-    text: str = Field(max_length=MAX_TEXT_CHARS)
-
-
 class FunctionCallOutputItem(RequestModel):
     """A call's result: text, as chat's tool messages take it (images only come from users)."""
 
@@ -60,7 +56,7 @@ class FunctionCallOutputItem(RequestModel):
     call_id: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     output: (
         Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
-        | Annotated[list[OutputTextPart], Field(max_length=MAX_CONTENT_PARTS)]
+        | Annotated[list[InputText], Field(max_length=MAX_CONTENT_PARTS)]
     )
     id: str | None = Field(None, max_length=MAX_NAME_CHARS)
     status: Literal["in_progress", "completed", "incomplete"] | None = None
