@@ -69,6 +69,8 @@ def test_create_with_an_image_and_instructions_equals_chat(
     usage = response.usage
     assert usage is not None and usage.output_tokens >= 1
     assert usage.total_tokens == usage.input_tokens + usage.output_tokens
+    details = usage.input_tokens_details
+    assert 0 <= details.cache_write_tokens <= usage.input_tokens - details.cached_tokens
     expected_status = "incomplete" if usage.output_tokens == 10 else "completed"
     assert response.status == expected_status and message.status == expected_status
     if expected_status == "incomplete":

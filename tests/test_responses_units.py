@@ -133,7 +133,7 @@ def test_events_in_openais_order_and_numbered() -> None:
     shell = ResponseShell("resp_1", 0, "m", request(), 1.0, 1.0)
     events = ResponseEvents(shell)
     sent = events.start() + events.delta("Hi t") + events.delta("") + events.delta("here")
-    sent += events.feed(FinishEvent("length")) + events.finish(TokenCounts(5, 3, 0, 0))
+    sent += events.feed(FinishEvent("length")) + events.finish(TokenCounts(5, 3, 0, 0, 0))
     payloads = decode(sent)
     assert [payload["sequence_number"] for payload in payloads] == list(range(len(payloads)))
     assert [payload["type"] for payload in payloads] == [
@@ -348,7 +348,7 @@ def calls_events() -> list[dict[str, Any]]:
         ParsedCall("call_2", "switch_light", '{"on": false}'),
     ]
     sent = events.start() + events.feed(CallsEvent(calls)) + events.feed(FinishEvent("tool_calls"))
-    return decode(sent + events.finish(TokenCounts(5, 9, 0, 0)))
+    return decode(sent + events.finish(TokenCounts(5, 9, 0, 0, 0)))
 
 
 def test_streamed_calls_follow_openais_event_sequence_and_shapes() -> None:

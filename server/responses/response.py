@@ -35,6 +35,7 @@ class TokenCounts:
     input_tokens: int
     output_tokens: int
     cached_tokens: int
+    cache_write_tokens: int  # prompt tokens computed and written to vLLM's prefix cache
     image_tokens: int
 
 
@@ -94,6 +95,7 @@ def usage(counts: TokenCounts) -> dict[str, Any]:
         # image_tokens: this server's addition, the share of input tokens that stand for images.
         "input_tokens_details": {
             "cached_tokens": counts.cached_tokens,
+            "cache_write_tokens": counts.cache_write_tokens,
             "image_tokens": counts.image_tokens,
         },
         "output_tokens": counts.output_tokens,

@@ -85,6 +85,7 @@ class ResponsesService:
             input_tokens=len(final.prompt_token_ids or ()),
             output_tokens=len(completion.token_ids),
             cached_tokens=final.num_cached_tokens or 0,
+            cache_write_tokens=final.num_cache_creation_tokens or 0,
             image_tokens=prepared.chat.image_tokens,
         )
         return response_object(prepared.shell, status, output_items(read, status), counts)
@@ -96,11 +97,12 @@ class ResponsesService:
         reader = prepared.chat.options.tools
         tool_stream = ToolCallStream(reader) if reader is not None else None
         start = AnswerStart(prepared.chat.options.strip_leading_space)
-        input_tokens, output_tokens, cached_tokens = 0, 0, 0
+        input_tokens, output_tokens, cached_tokens, cache_write_tokens = 0, 0, 0, 0
         try:
             async for output in self._chat.generate(prepared.chat):
                 input_tokens = len(output.prompt_token_ids or ()) or input_tokens
                 cached_tokens = output.num_cached_tokens or cached_tokens
+                cache_write_tokens = output.num_cache_creation_tokens or cache_write_tokens
                 for completion in output.outputs:
                     output_tokens += len(completion.token_ids)
                     text = start.text(completion.index, completion.text)
@@ -113,7 +115,9 @@ class ResponsesService:
                 yield event
             return
         image_tokens = prepared.chat.image_tokens
-        counts = TokenCounts(input_tokens, output_tokens, cached_tokens, image_tokens)
+        counts = TokenCounts(
+            input_tokens, output_tokens, cached_tokens, cache_write_tokens, image_tokens
+        )
         for event in events.finish(counts):
             yield event
 
