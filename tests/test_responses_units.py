@@ -24,6 +24,7 @@ from server.errors import BadRequestError, validation_error_body
 from server.responses.convert import chat_request
 from server.responses.response import ResponseShell, TokenCounts, output_items, response_object
 from server.responses.schemas import ResponsesRequest
+from server.responses.service import in_responses_terms
 from server.responses.stream import ResponseEvents
 from server.tools.calls import ParsedCall, ToolOutput
 from server.tools.schemas import NamedToolChoice
@@ -332,7 +333,7 @@ def refusal(body: dict[str, object]) -> dict[str, object]:
         ),
     ],
 )
-def test_tool_refusals_name_the_field_in_responses_terms(
+def test_tool_refusals_name_the_fieldin_responses_terms(
     fields: dict[str, object], param: str, words: str
 ) -> None:
     error = refusal({"model": "m", "input": "hi", **fields})
@@ -451,3 +452,13 @@ def test_the_agents_sdks_tool_round_is_served_as_chats() -> None:
         "type": "json_schema",
         "json_schema": {"name": "final_output", "schema": forecast, "strict": True},
     }
+
+
+def test_a_chat_tool_parameters_refusal_readsin_responses_terms() -> None:
+    chat_error = BadRequestError(
+        "The JSON schema in 'tools.1.function.parameters' cannot be compiled.",
+        param="tools.1.function.parameters",
+    )
+    error = in_responses_terms(chat_error)
+    assert error.param == "tools.1.parameters"
+    assert error.message == "The JSON schema in 'tools.1.parameters' cannot be compiled."

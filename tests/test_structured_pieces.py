@@ -9,12 +9,14 @@ from vllm.exceptions import VLLMValidationError
 from vllm.sampling_params import StructuredOutputsParams
 from vllm.v1.structured_output.backend_xgrammar import validate_xgrammar_grammar
 
+from server.chat.constraints import request_constraint
 from server.chat.schemas import ChatCompletionRequest
 from server.errors import BadRequestError
 from server.structured.check import ConstraintCheck
 from server.structured.formats import response_format_params
 
 COLOUR = {"type": "string", "enum": ["red", "green", "blue"]}
+UNCLOSED = {"type": "string", "pattern": "(unclosed"}
 
 
 class XgrammarVerifier:
@@ -94,3 +96,23 @@ def test_a_refused_reference_is_found_through_definitions() -> None:
     }
     with pytest.raises(BadRequestError, match=r"\$defs.Name"):
         check.check(StructuredOutputsParams(json=schema), "response_format")
+
+
+def tool(name: str, parameters: dict[str, object]) -> dict[str, object]:
+    return {"type": "function", "function": {"name": name, "parameters": parameters}}
+
+
+def test_a_tool_schema_that_cannot_compile_is_named_by_its_place_in_tools() -> None:
+    good = tool("paint", {"type": "object", "properties": {"colour": COLOUR}})
+    bad = tool("name", {"type": "object", "properties": {"name": UNCLOSED}})
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": [good, bad]}
+    check = ConstraintCheck(XgrammarVerifier())
+    required = ChatCompletionRequest.model_validate({**body, "tool_choice": "required"})
+    with pytest.raises(BadRequestError) as refused:
+        request_constraint(required, check)
+    assert refused.value.param == "tools.1.function.parameters"
+    assert "'properties.name'" in refused.value.message
+    # A named choice decodes under the chosen tool's schema only.
+    named = {"type": "function", "function": {"name": "paint"}}
+    chosen = ChatCompletionRequest.model_validate({**body, "tool_choice": named})
+    assert request_constraint(chosen, check) is not None

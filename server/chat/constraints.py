@@ -10,7 +10,7 @@ from server.errors import BadRequestError
 from server.structured.check import ConstraintCheck
 from server.structured.formats import JsonSchemaFormat, response_format_params
 from server.tools.calls import ToolCallReader
-from server.tools.constrain import tool_constraint
+from server.tools.constrain import constrained_tools, tool_constraint
 
 
 def request_constraint(
@@ -22,6 +22,7 @@ def request_constraint(
             request.tools, request.effective_tool_choice, request.parallel_tool_calls
         )
         if forced is not None:
+            _check_tool_parameters(request, check)
             check.check(forced, "tools")
             return forced
     if request.structured_outputs is not None:
@@ -38,6 +39,13 @@ def request_constraint(
             where = "response_format.json_schema.schema"
         check.check(constraint, where)
     return constraint
+
+
+def _check_tool_parameters(request: ChatCompletionRequest, check: ConstraintCheck) -> None:
+    """Each schema a forced call uses, on its own: a refusal names the tool's parameters."""
+    for index, tool in constrained_tools(request.tools or [], request.effective_tool_choice):
+        constraint = StructuredOutputsParams(json=tool.function.parameters)
+        check.check(constraint, f"tools.{index}.function.parameters")
 
 
 def tool_reader(request: ChatCompletionRequest) -> ToolCallReader | None:

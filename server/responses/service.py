@@ -36,6 +36,7 @@ CHAT_TO_RESPONSES_TERMS = {
     "max_tokens": "max_output_tokens",
     "response_format.json_schema.schema": "text.format.schema",
     "response_format": "text.format",
+    "function.parameters": "parameters",  # tools.N.function.parameters: Responses tools are flat
 }
 
 
@@ -63,7 +64,7 @@ class ResponsesService:
         try:
             prepared = await self._chat.prepare(as_chat, request_id)
         except BadRequestError as error:
-            raise _in_responses_terms(error) from error
+            raise in_responses_terms(error) from error
         params = prepared.params
         header = prepared.header
         shell = ResponseShell(
@@ -141,12 +142,12 @@ def _stream_events(
     return events
 
 
-def _in_responses_terms(error: BadRequestError) -> BadRequestError:
+def in_responses_terms(error: BadRequestError) -> BadRequestError:
     """The parameter path always; the message's field names only (not its prose)."""
     message, param = error.message, error.param
     for chat_term, responses_term in CHAT_TO_RESPONSES_TERMS.items():
         if param is not None:
             param = param.replace(chat_term, responses_term)
-        if "_" in chat_term:
+        if "_" in chat_term or "." in chat_term:
             message = message.replace(chat_term, responses_term)
     return BadRequestError(message, param=param, code=error.code)

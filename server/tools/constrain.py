@@ -43,6 +43,14 @@ def forced_call_schema(
     return schema
 
 
+def constrained_tools(tools: list[Tool], choice: ToolChoice) -> list[tuple[int, Tool]]:
+    """The tools (with their indexes) whose parameters a forced call is decoded under."""
+    if isinstance(choice, NamedToolChoice):
+        name = choice.function.name
+        return [(index, tool) for index, tool in enumerate(tools) if tool.function.name == name]
+    return list(enumerate(tools)) if choice == "required" else []
+
+
 def tool_constraint(
     tools: list[Tool], choice: ToolChoice, parallel: bool
 ) -> StructuredOutputsParams | None:
