@@ -425,3 +425,25 @@ def test_vllm_extra_fields(client: openai.OpenAI, model_id: str) -> None:
     )
     assert stopped.choices[0].finish_reason == "stop"
     assert stopped.model_dump()["choices"][0]["token_ids"] == [forced_token]
+
+
+def test_cache_salt_keeps_prefix_cache_entries_apart(client: openai.OpenAI, model_id: str) -> None:
+    """vLLM's cache_salt: requests share prefix-cache entries only with the same salt (and
+    unsalted ones only with unsalted ones), so cache hits tell one tenant nothing about
+    another's prompts."""
+    text = "List every colour, shape and position you can see, one per line, please. " * 10
+    messages = [user_message(text, IMAGE)]
+
+    def cached_tokens(salt: str | None) -> int:
+        extra = {"cache_salt": salt} if salt is not None else None
+        reply = client.chat.completions.create(
+            model=model_id, messages=messages, max_tokens=2, extra_body=extra
+        )
+        assert reply.usage is not None and reply.usage.prompt_tokens_details is not None
+        return reply.usage.prompt_tokens_details.cached_tokens or 0
+
+    cached_tokens(None)
+    assert cached_tokens(None) > 0  # over 128 tokens: at least one whole block is cached
+    assert cached_tokens("tenant-a") == 0
+    assert cached_tokens("tenant-a") > 0
+    assert cached_tokens("tenant-b") == 0

@@ -181,6 +181,9 @@ class ChatCompletionRequest(RequestModel):
     return_token_ids: bool = False
     prompt_logprobs: Int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
     structured_outputs: VllmStructuredOutputs | None = None
+    # Salts this request's prefix-cache entries: only requests with the same salt share them,
+    # so one tenant cannot learn from cache hits what another's prompts begin with.
+    cache_salt: str | None = Field(None, min_length=1, max_length=MAX_NAME_CHARS)
 
     @model_validator(mode="after")
     def _consistent(self) -> ChatCompletionRequest:

@@ -38,7 +38,7 @@ from server.errors import (
 )
 from server.media.loader import LoadedImage, MediaLoader
 from server.model_repo import ModelSpec
-from server.prompts.base import Prompt, PromptBuilder
+from server.prompts.base import PromptBuilder
 from server.structured.check import ConstraintCheck
 from server.tools.streaming import ToolCallStream
 
@@ -137,7 +137,7 @@ class ChatService:
         constraint = request_constraint(request, self._constraint_check)
         params = sampling_params(request, self._spec, max_tokens, constraint)
         images = await self._media.load_all(prompt.image_urls)
-        engine_prompt = _engine_prompt(prompt, images)
+        engine_prompt = build_engine_prompt(prompt.token_ids, images, request.cache_salt)
         header = response.ResponseHeader(request_id, int(time.time()), self.served_model_name)
         logprobs = None
         if request.logprobs:
@@ -240,8 +240,12 @@ class ChatService:
         yield response.SSE_DONE
 
 
-def _engine_prompt(prompt: Prompt, images: list[LoadedImage]) -> TokensPrompt:
-    engine_prompt = TokensPrompt(prompt_token_ids=prompt.token_ids)
+def build_engine_prompt(
+    token_ids: list[int], images: list[LoadedImage], cache_salt: str | None
+) -> TokensPrompt:
+    engine_prompt = TokensPrompt(prompt_token_ids=token_ids)
+    if cache_salt is not None:
+        engine_prompt["cache_salt"] = cache_salt
     if images:
         engine_prompt["multi_modal_data"] = {"image": [loaded.image for loaded in images]}
         # Our content hashes as vLLM's cache keys: it need not hash the pixels again, and its
