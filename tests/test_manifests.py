@@ -428,7 +428,9 @@ def test_policy_linter_passes_every_manifest(tmp_path: Path) -> None:
     for path in manifest_files():
         (rendered / f"raw-{path.parent.name}-{path.name}").write_text(path.read_text())
     # scripts/setup.sh links it into the venv (it lives in a venv of its own); else on PATH.
-    checkov = BIN / "checkov" if (BIN / "checkov").exists() else Path(shutil.which("checkov") or "")
+    checkov = BIN / "checkov" if (BIN / "checkov").exists() else shutil.which("checkov")
+    if checkov is None:
+        pytest.fail("checkov is missing: run scripts/setup.sh (it installs checkov)")
     result = run(
         str(checkov), "--directory", str(rendered), "--framework", "kubernetes",
         "--compact", "--quiet", "--skip-check", ",".join(CHECKOV_SKIPS),
