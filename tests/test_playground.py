@@ -2,7 +2,8 @@
 browser download) against the real shared server (its routes alone: test_playground_routes.py).
 
 The browser's answers are checked against the API's greedy answers for the same request.
-Set PLAYGROUND_SCREENSHOT=docs/playground.png to refresh the README's screenshot.
+Set PLAYGROUND_SCREENSHOT=docs/playground.png to refresh the README's screenshot (the demo
+model's test takes it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from tests.images import data_url, encode, scene, user_message
+from tests.support.servers import RemoteServer
 
+DEMO_PICTURE = Path(__file__).parents[1] / "docs" / "demo" / "scene-1000000.png"
+DEMO_PICTURE_DESCRIPTION = (  # the README's sample exchange
+    "There are three objects. A green triangle is at the top left. A yellow square is at the top "
+    "center. A red circle is at the top right."
+)
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium package, installed by scripts/setup.sh
 CHROMIUM_ARGS = [
     "--headless",
@@ -81,16 +88,25 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext
         context.close()
 
 
-@pytest.fixture
-def page(browser: BrowserContext, base_url: str) -> Iterator[Page]:
+def open_playground(browser: BrowserContext, server_url: str) -> Iterator[Page]:
     page = browser.new_page()
     script_errors: list[str] = []
     page.on("pageerror", lambda error: script_errors.append(str(error)))
-    page.goto(f"{base_url}/")
+    page.goto(f"{server_url}/")
     expect(page.locator("#model option")).to_have_count(1)  # the picker is filled from /v1/models
     yield page
     page.close()
     assert not script_errors
+
+
+@pytest.fixture
+def page(browser: BrowserContext, base_url: str) -> Iterator[Page]:
+    yield from open_playground(browser, base_url)
+
+
+@pytest.fixture
+def demo_page(browser: BrowserContext, demo_server: RemoteServer) -> Iterator[Page]:
+    yield from open_playground(browser, demo_server.url)
 
 
 def attach_file(page: Page, path: Path) -> None:
@@ -166,10 +182,24 @@ def test_streamed_answer_equals_the_api_greedy_answer(
     # The key lives in this tab's session only.
     stored = page.evaluate("[sessionStorage.length, localStorage.length]")
     assert stored == [1, 0]
+
+
+def test_the_demo_model_describes_the_readme_picture(
+    demo_page: Page, demo_server: RemoteServer
+) -> None:
+    """The first impression: the default model with its own (greedy) sampling defaults and the
+    README's picture. The answer is the API's for the conversation the page sent, and right."""
+    client = openai.OpenAI(base_url=f"{demo_server.url}/v1", api_key="unused", max_retries=0)
+    attach_file(demo_page, DEMO_PICTURE)
+    demo_page.get_by_label("Message").fill("Describe the image in detail.")
+    sent = send_with_enter(demo_page)
+    shown = last_answer(demo_page, "done").locator(".answer").text_content()
+    reply = client.chat.completions.create(model=sent["model"], messages=sent["messages"])
+    assert shown == reply.choices[0].message.content
+    assert shown == DEMO_PICTURE_DESCRIPTION
     if screenshot := os.environ.get("PLAYGROUND_SCREENSHOT"):
-        page.get_by_label("API key").fill("")
-        page.get_by_label("Message").focus()
-        page.screenshot(path=screenshot)
+        demo_page.get_by_label("Message").focus()
+        demo_page.screenshot(path=screenshot)
 
 
 def test_stop_cancels_mid_stream_and_the_server_goes_on(
