@@ -1,5 +1,6 @@
-"""`python -m llava_demo train|eval` (`make train-demo` / `make eval-demo`): arguments here,
-work in train.py/evaluate.py (imported only when the command runs: they need torch)."""
+"""`python -m llava_demo train|eval|probe` (`make train-demo` / `make eval-demo`): arguments
+here, work in train.py/evaluate.py/tower_probe.py (imported only when the command runs: they
+need torch)."""
 
 from __future__ import annotations
 
@@ -85,6 +86,17 @@ def _add_eval_command(commands: Any) -> None:
     )
 
 
+def _add_probe_command(commands: Any) -> None:
+    probe = commands.add_parser(
+        "probe",
+        help="what a vision tower's features tell about each cell (a linear probe)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    probe.add_argument("--tower", type=Path, default=DEMO_DIR / "tower", help="tower folder")
+    probe.add_argument("--train-scenes", type=int, default=3000, help="probe fitted on these")
+    probe.add_argument("--scenes", type=int, default=500, help="fresh scenes per renderer")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m llava_demo",
@@ -94,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _add_train_command(commands)
     _add_eval_command(commands)
+    _add_probe_command(commands)
     return parser
 
 
@@ -126,6 +139,21 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _probe(args: argparse.Namespace) -> int:
+    from llava_demo.tower_probe import RENDERERS, probe_tower
+
+    table = probe_tower(args.tower, args.train_scenes, args.scenes)
+    print(f"Occupied cells named right by a linear probe on {args.tower} (%):")
+    print("| attribute | " + " | ".join(RENDERERS) + " |")
+    print("|---|" + "---:|" * len(RENDERERS))
+    for attribute, row in table.items():
+        print(f"| {attribute} | " + " | ".join(f"{row[name]:.1f}" for name in RENDERERS) + " |")
+    return 0
+
+
+COMMANDS = {"train": _train, "eval": _evaluate, "probe": _probe}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return _evaluate(args) if args.command == "eval" else _train(args)
+    return COMMANDS[args.command](args)
