@@ -3,9 +3,9 @@
 FastAPI parses a JSON body with `json.loads` on the event loop, before the route runs. A
 multi-megabyte data-URL image makes that the largest piece of work the loop does for a
 request; pydantic-core's parser builds the same Python objects several times faster (see
-docs/benchmarks.md, "Where the time goes"). The route class below hands FastAPI a request
-whose `json()` uses it; everything else, validation and its error envelope included, is
-FastAPI's own.
+docs/benchmarks.md, "The image path of a large data URL"). The route class hands FastAPI a
+request whose `json()` uses it; everything else, validation and its error envelope included,
+is FastAPI's own.
 """
 
 from __future__ import annotations
