@@ -31,12 +31,12 @@ def forced_call_schema(
     tools: list[Tool], choice: ToolChoice, parallel: bool
 ) -> dict[str, Any] | None:
     """None when the model may answer freely (tool_choice none or auto)."""
-    if isinstance(choice, NamedToolChoice):
-        chosen = next(tool for tool in tools if tool.function.name == choice.function.name)
-        return call_schema(chosen)
-    if choice != "required":
+    chosen = [tool for _, tool in constrained_tools(tools, choice)]
+    if not chosen:
         return None
-    one_call = {"anyOf": [call_schema(tool) for tool in tools]}
+    if isinstance(choice, NamedToolChoice):
+        return call_schema(chosen[0])
+    one_call = {"anyOf": [call_schema(tool) for tool in chosen]}
     schema: dict[str, Any] = {"type": "array", "items": one_call, "minItems": 1}
     if not parallel:
         schema["maxItems"] = 1
@@ -44,7 +44,8 @@ def forced_call_schema(
 
 
 def constrained_tools(tools: list[Tool], choice: ToolChoice) -> list[tuple[int, Tool]]:
-    """The tools (with their indexes) whose parameters a forced call is decoded under."""
+    """The tools (with their indexes) whose parameters a forced call is decoded under: none
+    for tool_choice none or auto."""
     if isinstance(choice, NamedToolChoice):
         name = choice.function.name
         return [(index, tool) for index, tool in enumerate(tools) if tool.function.name == name]
