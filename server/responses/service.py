@@ -82,13 +82,7 @@ class ResponsesService:
         text = AnswerStart(prepared.chat.options.strip_leading_space).text(0, completion.text)
         read = _read(prepared.chat.options.tools, text, completion.finish_reason)
         status = status_of(read.finish_reason)
-        counts = TokenCounts(
-            input_tokens=len(final.prompt_token_ids or ()),
-            output_tokens=len(completion.token_ids),
-            cached_tokens=final.num_cached_tokens or 0,
-            cache_write_tokens=final.num_cache_creation_tokens or 0,
-            image_tokens=prepared.chat.image_tokens,
-        )
+        counts = _token_counts(final, len(completion.token_ids), prepared.chat.image_tokens)
         return response_object(prepared.shell, status, output_items(read, status), counts)
 
     async def stream(self, prepared: PreparedResponse) -> AsyncIterator[bytes]:
@@ -98,12 +92,11 @@ class ResponsesService:
         reader = prepared.chat.options.tools
         tool_stream = ToolCallStream(reader) if reader is not None else None
         start = AnswerStart(prepared.chat.options.strip_leading_space)
-        input_tokens, output_tokens, cached_tokens, cache_write_tokens = 0, 0, 0, 0
+        prefilled: RequestOutput | None = None  # the output that reports the prompt's counts
+        output_tokens = 0
         try:
             async for output in self._chat.generate(prepared.chat):
-                input_tokens = len(output.prompt_token_ids or ()) or input_tokens
-                cached_tokens = output.num_cached_tokens or cached_tokens
-                cache_write_tokens = output.num_cache_creation_tokens or cache_write_tokens
+                prefilled = output if output.prompt_token_ids else prefilled
                 for completion in output.outputs:
                     output_tokens += len(completion.token_ids)
                     text = start.text(completion.index, completion.text)
@@ -116,11 +109,24 @@ class ResponsesService:
                 yield event
             return
         image_tokens = prepared.chat.image_tokens
-        counts = TokenCounts(
-            input_tokens, output_tokens, cached_tokens, cache_write_tokens, image_tokens
+        counts = (
+            _token_counts(prefilled, output_tokens, image_tokens)
+            if prefilled is not None
+            else TokenCounts(0, output_tokens, 0, 0, image_tokens)
         )
         for event in events.finish(counts):
             yield event
+
+
+def _token_counts(prefilled: RequestOutput, output_tokens: int, image_tokens: int) -> TokenCounts:
+    """The prompt's counts as the engine reported them at prefill, with the output's."""
+    return TokenCounts(
+        input_tokens=len(prefilled.prompt_token_ids or ()),
+        output_tokens=output_tokens,
+        cached_tokens=prefilled.num_cached_tokens or 0,
+        cache_write_tokens=prefilled.num_cache_creation_tokens or 0,
+        image_tokens=image_tokens,
+    )
 
 
 def _read(reader: ToolCallReader | None, text: str, finish_reason: str | None) -> ToolOutput:
