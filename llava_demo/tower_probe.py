@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from PIL import Image
 from transformers import CLIPImageProcessor, CLIPVisionModel
 
-from llava_demo.model import tower_features
 from llava_demo.render import render_plain, render_scene
 from llava_demo.render_eval import render_scene_eval
 from llava_demo.scenes import COLOURS, EVAL_SEED_BASE, SHAPES, Scene, generate_scene
+from llava_demo.train import all_tower_features, scene_pixels
 
 RENDERERS: Final[dict[str, Callable[[Scene], Image.Image]]] = {
     "training renderer": render_scene,
@@ -48,12 +48,7 @@ def cells(
     render: Callable[[Scene], Image.Image],
 ) -> Cells:
     scenes = [generate_scene(seed) for seed in seeds]
-    chunks = []
-    for start in range(0, len(scenes), 250):
-        images = [render(scene) for scene in scenes[start : start + 250]]
-        pixels = processor(images=images, return_tensors="pt")["pixel_values"]
-        chunks.append(tower_features(tower, pixels))
-    features = torch.cat(chunks)
+    features = all_tower_features(tower, scene_pixels(scenes, processor, render))
     labels = {}
     for attribute, values in ATTRIBUTES.items():
         label = torch.full((len(scenes), 9), len(values))

@@ -15,10 +15,11 @@ import copy
 import json
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import torch
+from PIL import Image
 from transformers import CLIPImageProcessor, CLIPVisionModel, PreTrainedTokenizerFast
 
 from llava_demo.batches import Batcher, batch_loss
@@ -47,12 +48,22 @@ def image_processor() -> CLIPImageProcessor:
     )
 
 
-def scene_pixels(scenes: Sequence[Scene], processor: CLIPImageProcessor) -> torch.Tensor:
+def scene_pixels(
+    scenes: Sequence[Scene],
+    processor: CLIPImageProcessor,
+    render: Callable[[Scene], Image.Image] = render_scene,
+) -> torch.Tensor:
     chunks = []
     for start in range(0, len(scenes), 500):
-        images = [render_scene(scene) for scene in scenes[start : start + 500]]
+        images = [render(scene) for scene in scenes[start : start + 500]]
         chunks.append(processor(images=images, return_tensors="pt")["pixel_values"])
     return torch.cat(chunks)
+
+
+def all_tower_features(tower: CLIPVisionModel, pixels: torch.Tensor) -> torch.Tensor:
+    """tower_features of many pictures, 500 at a time (bounds the activations held)."""
+    chunks = [pixels[start : start + 500] for start in range(0, len(pixels), 500)]
+    return torch.cat([tower_features(tower, chunk) for chunk in chunks])
 
 
 @dataclass(frozen=True)
@@ -128,8 +139,7 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
     processor = image_processor()
     pixels = scene_pixels(scenes, processor)
     tower = pretrain_encoder(scenes, pixels, config, log)
-    chunks = [pixels[start : start + 500] for start in range(0, len(pixels), 500)]
-    features = torch.cat([tower_features(tower, chunk) for chunk in chunks])
+    features = all_tower_features(tower, pixels)
     # The served prompt puts the question where most training rows had it.
     images_after_text = config.question_first >= 0.5
 
