@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from server.model_repo import resolve_model
 from server.model_store import ensure_local
 from server.settings import REPO_MODEL_DIR
+from tests.support.http_host import http_host
 from tests.support.pool import TINY_MODEL, ServerPool
 from tests.support.servers import RemoteServer
 
@@ -116,8 +116,5 @@ def image_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     """(base URL, folder whose files it serves)."""
     folder = tmp_path_factory.mktemp("images")
     handler = functools.partial(_QuietHandler, directory=str(folder))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", folder
-    httpd.shutdown()
+    with http_host(handler) as url:
+        yield url, folder

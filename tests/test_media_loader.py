@@ -20,6 +20,7 @@ from server.media.memory import return_large_blocks_to_the_system
 from server.media.pixel_budget import PixelBudget
 from server.settings import Settings
 from tests.images import data_url, encode, scene
+from tests.support.http_host import http_host
 
 T = TypeVar("T")
 TOWER = 30  # the tiny checkpoint's vision input side
@@ -103,12 +104,11 @@ class HeldImageHandler(http.server.BaseHTTPRequestHandler):
 def held_host() -> Iterator[str]:
     HeldImageHandler.gate.clear()
     HeldImageHandler.arrived = 0
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeldImageHandler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    HeldImageHandler.gate.set()
-    httpd.shutdown()
+    with http_host(HeldImageHandler) as url:
+        try:
+            yield url
+        finally:
+            HeldImageHandler.gate.set()
 
 
 def test_a_slow_host_does_not_hold_up_an_unrelated_download(

@@ -9,7 +9,6 @@ import gzip
 import http.server
 import ipaddress
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +21,7 @@ from server.media import guard
 from server.media.fetch import FetchLimits, fetch_url, guarded_client
 from server.media.guard import MediaPolicy
 from tests.images import encode, scene, user_message
+from tests.support.http_host import http_host
 from tests.support.servers import free_port
 
 PNG = encode(scene(48, 48, 7))
@@ -100,16 +100,13 @@ class HostileImageHandler(http.server.BaseHTTPRequestHandler):
                 self.wfile.flush()
             except OSError:
                 return
-            time.sleep(1)
+            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
 def hostile_host() -> Iterator[str]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HostileImageHandler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with http_host(HostileImageHandler) as url:
+        yield url
 
 
 def ask_with_image(base_url: str, model_id: str, url: str) -> httpx.Response:
@@ -250,8 +247,8 @@ LOOPBACK_POLICY = MediaPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.1/
         ("/png-as-html", "'text/html'"),
         ("/gzip.png", "'gzip'-encoded"),
         ("/missing.png", "HTTP 404"),
-        # One byte a second: every read is quick, only the deadline on the whole fetch stops it.
-        ("/slow.png", "took longer than 1 s"),
+        # A byte every 0.1 s: every read is quick, only the deadline on the whole fetch stops it.
+        ("/slow.png", "took longer than 0.5 s"),
         ("closed-port", "ConnectError"),
     ],
 )
@@ -262,7 +259,7 @@ def test_an_allowed_servers_failure_is_logged_not_told(
 
     async def fetch() -> None:
         async with guarded_client(LOOPBACK_POLICY, 5, 1) as client:
-            limits = FetchLimits(max_bytes=1 << 20, max_redirects=2, timeout_s=1)
+            limits = FetchLimits(max_bytes=1 << 20, max_redirects=2, timeout_s=0.5)
             await fetch_url(client, url, LOOPBACK_POLICY, limits)
 
     logged = caplog.at_level(logging.WARNING, "server.media.fetch")
