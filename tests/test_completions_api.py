@@ -170,3 +170,37 @@ def test_the_image_token_is_refused(
 def test_unknown_model_is_404(client: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError):
         client.completions.create(model="nope", prompt="hi", max_tokens=2)
+
+
+def test_tokens_as_token_ids_in_both_apis(client: openai.OpenAI, model_id: str) -> None:
+    """vLLM's return_tokens_as_token_ids: every logprobs token, chosen or alternative, is spelt
+    "token_id:N" with the id the answer's token_ids hold."""
+    extra = {"return_tokens_as_token_ids": True, "return_token_ids": True}
+    chat = client.chat.completions.create(
+        model=model_id,
+        messages=[{"role": "user", "content": "Hello!"}],
+        max_tokens=4,
+        temperature=0,
+        logprobs=True,
+        top_logprobs=2,
+        extra_body=extra,
+    )
+    choice = chat.model_dump()["choices"][0]
+    entries = choice["logprobs"]["content"]
+    assert [entry["token"] for entry in entries] == [f"token_id:{i}" for i in choice["token_ids"]]
+    for entry in entries:
+        assert entry["bytes"] == list(entry["token"].encode())
+        assert all(top["token"].startswith("token_id:") for top in entry["top_logprobs"])
+    text = client.completions.create(
+        model=model_id,
+        prompt=[[1, 450, 996]],
+        max_tokens=3,
+        temperature=0,
+        logprobs=1,
+        echo=True,
+        extra_body={"return_tokens_as_token_ids": True},
+    )
+    logprobs = text.choices[0].logprobs
+    assert logprobs is not None and logprobs.tokens is not None
+    assert logprobs.tokens[:3] == ["token_id:1", "token_id:450", "token_id:996"]
+    assert all(token.startswith("token_id:") for token in logprobs.tokens)

@@ -179,6 +179,7 @@ class ChatCompletionRequest(RequestModel):
     bad_words: list[str] | None = Field(None, max_length=MAX_STOP_TOKEN_IDS)
     allowed_token_ids: list[int] | None = None
     return_token_ids: bool = False
+    return_tokens_as_token_ids: bool = False  # logprobs' tokens spelt "token_id:N"
     prompt_logprobs: Int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
     structured_outputs: VllmStructuredOutputs | None = None
     # Salts this request's prefix-cache entries: only requests with the same salt share them,

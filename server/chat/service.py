@@ -25,7 +25,7 @@ from server.chat.text_budget import (
     refuse_chars_past_context,
     refuse_text_past_context,
 )
-from server.chat.token_bytes import TokenBytes
+from server.chat.token_bytes import TokenBytes, token_id_spelling
 from server.chat.tokenize import TokenizeRequest, expand_images, tokenize_response
 from server.chat.wire import ChatCompletion
 from server.engine import Engine
@@ -89,9 +89,9 @@ class ChatService:
     def prompts(self) -> PromptBuilder:
         return self._prompts
 
-    @property
-    def token_bytes(self) -> TokenBytes:
-        return self._token_bytes
+    def spelling(self, as_token_ids: bool | None) -> response.TokenBytesFn:
+        """How a request's logprobs spell a token: its bytes, or its id when it asks so."""
+        return token_id_spelling if as_token_ids else self._token_bytes
 
     @property
     def spec(self) -> ModelSpec:
@@ -141,7 +141,8 @@ class ChatService:
         header = response.ResponseHeader(request_id, int(time.time()), self.served_model_name)
         logprobs = None
         if request.logprobs:
-            logprobs = response.LogprobsOptions(request.top_logprobs or 0, self._token_bytes)
+            spelling = self.spelling(request.return_tokens_as_token_ids)
+            logprobs = response.LogprobsOptions(request.top_logprobs or 0, spelling)
         image_tokens = len(prompt.image_urls) * prompt.tokens_per_image
         options = response.ChoiceOptions(
             tool_reader(request),

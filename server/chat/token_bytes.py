@@ -33,6 +33,12 @@ def _byte_level_decoder() -> dict[str, int]:
     return {chr(code): byte for byte, code in zip(printable, codes, strict=True)}
 
 
+def token_id_spelling(token_id: int) -> bytes:
+    """vLLM's `return_tokens_as_token_ids`: a token spelt "token_id:N", so a client can tell
+    apart tokens whose text is not valid UTF-8 alone or that decode alike."""
+    return f"token_id:{token_id}".encode()
+
+
 class TokenBytes:
     """Maps token ids to their bytes, computed once per id."""
 

@@ -50,6 +50,7 @@ class CompletionRequest(BaseModel):
     logit_bias: dict[str, float] | None = None
     # vLLM's extension, which its benchmark client sends: generate exactly max_tokens.
     ignore_eos: bool | None = None
+    return_tokens_as_token_ids: bool | None = None  # logprobs' tokens spelt "token_id:N"
 
     @field_validator("prompt")
     @classmethod

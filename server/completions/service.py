@@ -69,7 +69,7 @@ class CompletionService:
             logprobs=request.logprobs,
             n=request.choices_per_prompt,
             include_usage=request.include_usage,
-            spell=chat.token_bytes,
+            spell=chat.spelling(request.return_tokens_as_token_ids),
         )
         return PreparedCompletion(header, runs, prompts, options)
 
