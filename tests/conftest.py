@@ -53,6 +53,12 @@ def deadline_server(server_pool: ServerPool) -> RemoteServer:
 
 
 @pytest.fixture(scope="session")
+def long_server(server_pool: ServerPool) -> RemoteServer:
+    """tiny-llava-hf with a 100,000-token context (tests/models/tiny-llava-hf-long)."""
+    return server_pool.get("long")
+
+
+@pytest.fixture(scope="session")
 def demo_server(server_pool: ServerPool) -> RemoteServer:
     """llava-demo, the default model, with default settings."""
     return server_pool.get("demo")

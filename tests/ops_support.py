@@ -9,9 +9,8 @@ engine is the real one throughout; only its clock is held."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,28 +18,10 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.pool import TINY_MODEL
-from tests.support.servers import RemoteServer
-
 CHAT_ROUTE = "/v1/chat/completions"
 
 # Upper bound on any wait for an event in these tests; generous, only stops a broken run.
 EVENT_TIMEOUT_S = 120.0
-
-
-# The servers these helpers take: tests/support/servers.py (this name is kept for older tests).
-ServerProcess = RemoteServer
-
-
-@contextmanager
-def own_server(
-    tmp_path_factory: pytest.TempPathFactory, home: Path, settings: Mapping[str, str]
-) -> Iterator[RemoteServer]:
-    """A server with its own settings, stopped at the end (the launch_own fixture does the
-    same within the session's pool)."""
-    log_dir = tmp_path_factory.mktemp("own-server")
-    with RemoteServer({"model": TINY_MODEL, **settings}, home=home, log_dir=log_dir) as server:
-        yield server
 
 
 def scrape(base_url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,42 +16,23 @@ import pytest
 from tests.ops_support import (
     CHAT_ROUTE,
     EVENT_TIMEOUT_S,
-    ServerProcess,
     metric,
-    own_server,
     short_request,
     wait_for,
 )
+from tests.support.servers import RemoteServer
 
 COMPLETIONS_ROUTE = "/v1/completions"
 TOKENIZE_ROUTE = "/tokenize"
-# A context long enough that a prompt passing the cheap character bound takes seconds to
-# tokenize (the tiny model's 512 tokens allow too little text for that).
-LONG_CONTEXT = 100_000
+# The long profile's model (tests/models/tiny-llava-hf-long): a context long enough that a
+# prompt passing the cheap character bound takes seconds to tokenize (the tiny model's 512
+# tokens allow too little text for that).
 LONG_MODEL = "tiny-llava-hf-long"
 WORDS = "word " * 40_000  # 200,000 characters, 40,000 tokens
 
 
 def _messages(count: int) -> list[dict[str, Any]]:
     return [{"role": "user", "content": WORDS}] * count
-
-
-@pytest.fixture(scope="module")
-def long_server(
-    tmp_path_factory: pytest.TempPathFactory, home: Path, tiny_checkpoint: Path
-) -> Iterator[ServerProcess]:
-    model_dir = tmp_path_factory.mktemp("long-model")
-    (model_dir / "model.yaml").write_text(
-        f"name: {LONG_MODEL}\nsource:\n  build: tiny-llava-hf\nformat: hf\n"
-        f"engine:\n  dtype: float32\n  max_model_len: {LONG_CONTEXT}\n  max_num_seqs: 4\n"
-        "  limit_mm_per_prompt:\n    image: 1\n  enforce_eager: true\n"
-        "limits:\n  max_tokens: 64\n"
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        # Past the decoder's 2048 positions: harmless here, no request that long is served.
-        patch.setenv("VLLM_ALLOW_LONG_MAX_MODEL_LEN", "1")
-        with own_server(tmp_path_factory, home, {"model": str(model_dir)}) as server:
-            yield server
 
 
 # Too much text for a 512-token context on each route that tokenizes client text: 3.2 MB of
@@ -90,10 +69,9 @@ LONG_REQUESTS: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.mark.needs_server
 @pytest.mark.parametrize("route", list(LONG_REQUESTS))
 def test_a_long_prompt_does_not_hold_up_other_requests(
-    long_server: ServerProcess, route: str
+    long_server: RemoteServer, route: str
 ) -> None:
     """While the long request is tokenized, /health and a normal chat request are both
     answered before it."""

@@ -26,6 +26,7 @@ PROFILE_FIXTURES = {
     "tiny_server": "tiny",
     "ops_server": "ops",
     "deadline_server": "deadline",
+    "long_server": "long",
     "demo_server": "demo",
 }
 # Parametrized fixtures whose parameter is a profile name.

@@ -22,6 +22,8 @@ from types import MappingProxyType
 from tests.support.servers import RemoteServer, ServerStartError
 
 TINY_MODEL = "tiny-llava-hf"
+# tiny-llava-hf with a context of 100,000 tokens (its model.yaml says why).
+LONG_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "tiny-llava-hf-long"
 
 # The operations profile: room for 2 running + 2 queued chat requests (admission tests), a
 # Retry-After of 3 s, a drain long enough for a full queue of long requests, and request-body
@@ -42,14 +44,15 @@ DEADLINE_S = 0.5
 class Profile:
     name: str
     settings: Mapping[str, str]
+    env: Mapping[str, str]  # variables of the server's environment beyond server_env's
 
     @property
     def model(self) -> str:
         return self.settings["model"]
 
 
-def _profile(name: str, **settings: str) -> Profile:
-    return Profile(name, MappingProxyType(settings))
+def _profile(name: str, env: Mapping[str, str] | None = None, **settings: str) -> Profile:
+    return Profile(name, MappingProxyType(settings), MappingProxyType(dict(env or {})))
 
 
 # In the order the tests run in.
@@ -76,6 +79,11 @@ PROFILES: Mapping[str, Profile] = {
             max_request_bytes=str(OPS_MAX_REQUEST_BYTES),
         ),
         _profile("deadline", model=TINY_MODEL, request_timeout_s=str(DEADLINE_S)),
+        _profile(
+            "long",
+            env={"VLLM_ALLOW_LONG_MAX_MODEL_LEN": "1"},
+            model=str(LONG_MODEL_DIR),
+        ),
         _profile("demo", model="llava-demo"),
         _profile("original-v1", model="tiny-llava-v1-linear"),
         _profile("original-v15", model="tiny-llava-v15-mlp"),
@@ -121,7 +129,7 @@ class ServerPool:
         if self._users[name] == 1 and name in self._running:
             server = self._running.pop(name)
         else:
-            server = self.launch_own(PROFILES[name].settings).start()
+            server = self._server_of(PROFILES[name]).start()
         self._start_next_after(name)
         try:
             return server.wait_ready()
@@ -132,6 +140,11 @@ class ServerPool:
     def launch_own(self, settings: Mapping[str, str]) -> RemoteServer:
         """A server with its own settings, not started: use it as a context manager."""
         return RemoteServer(settings, home=self._home, log_dir=self._log_dir)
+
+    def _server_of(self, profile: Profile) -> RemoteServer:
+        return RemoteServer(
+            profile.settings, home=self._home, log_dir=self._log_dir, env=profile.env
+        )
 
     def finished(self, names: Sequence[str]) -> None:
         """A test that used these profiles is over; a profile without users left stops."""
@@ -150,7 +163,7 @@ class ServerPool:
 
     def _launch(self, name: str) -> RemoteServer:
         if name not in self._running:
-            self._running[name] = self.launch_own(PROFILES[name].settings).start()
+            self._running[name] = self._server_of(PROFILES[name]).start()
         return self._running[name]
 
     def _start_next_after(self, name: str) -> None:

@@ -86,8 +86,16 @@ class RemoteServer:
     started: ClassVar[int] = 0
     _live: ClassVar[set[RemoteServer]] = set()
 
-    def __init__(self, settings: Mapping[str, str], *, home: Path, log_dir: Path) -> None:
+    def __init__(
+        self,
+        settings: Mapping[str, str],
+        *,
+        home: Path,
+        log_dir: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.settings = dict(settings)
+        self._env = dict(env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.base_url = f"{self.url}/v1"
@@ -111,7 +119,7 @@ class RemoteServer:
                 command,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=server_env(RemoteServer.started),
+                env={**server_env(RemoteServer.started), **self._env},
                 start_new_session=True,
             )
         RemoteServer.started += 1
