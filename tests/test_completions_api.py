@@ -204,3 +204,28 @@ def test_tokens_as_token_ids_in_both_apis(client: openai.OpenAI, model_id: str) 
     assert logprobs is not None and logprobs.tokens is not None
     assert logprobs.tokens[:3] == ["token_id:1", "token_id:450", "token_id:996"]
     assert all(token.startswith("token_id:") for token in logprobs.tokens)
+
+
+def test_truncate_prompt_tokens_keeps_the_prompts_end(client: openai.OpenAI, model_id: str) -> None:
+    """vLLM's truncate_prompt_tokens: only the last k tokens are the prompt, so text longer
+    than the context is answered, and echo sends back what was kept."""
+    long_text = "one two three " * 2000  # far past the tiny model's 512-token context
+    reply = client.completions.create(
+        model=model_id,
+        prompt=long_text,
+        max_tokens=2,
+        extra_body={"truncate_prompt_tokens": 100},
+    )
+    assert reply.usage is not None and reply.usage.prompt_tokens == 100
+    echoed = client.completions.create(
+        model=model_id,
+        prompt=[[1, 450, 996, 12, 34]],
+        max_tokens=0,
+        echo=True,
+        logprobs=0,
+        extra_body={"truncate_prompt_tokens": 3, "return_tokens_as_token_ids": True},
+    )
+    logprobs = echoed.choices[0].logprobs
+    assert logprobs is not None
+    assert logprobs.tokens == ["token_id:996", "token_id:12", "token_id:34"]
+    assert echoed.usage is not None and echoed.usage.prompt_tokens == 3

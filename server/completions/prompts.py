@@ -19,10 +19,33 @@ class TextPrompt:
     text: str  # what echo sends back
 
 
+def kept_prompt_tokens(truncate_prompt_tokens: int | None, context_length: int) -> int | None:
+    """vLLM's truncate_prompt_tokens: how many of a prompt's last tokens are kept (None: all).
+    -1 keeps as many as the context holds."""
+    if truncate_prompt_tokens is None:
+        return None
+    if truncate_prompt_tokens == -1:
+        return context_length
+    if truncate_prompt_tokens > context_length:
+        raise BadRequestError(
+            f"truncate_prompt_tokens is {truncate_prompt_tokens}; this model's context is "
+            f"{context_length} tokens.",
+            param="truncate_prompt_tokens",
+        )
+    return truncate_prompt_tokens
+
+
 def text_prompts(
-    prompts: list[str] | list[list[int]], tokenizer: PreTrainedTokenizerBase, image_token_id: int
+    prompts: list[str] | list[list[int]],
+    tokenizer: PreTrainedTokenizerBase,
+    image_token_id: int,
+    keep_last: int | None = None,
 ) -> list[TextPrompt]:
+    """The checked prompts; with keep_last, each cut to its last keep_last tokens (echo then
+    sends back the text of what was kept, as vLLM's server does)."""
     built = [_one(prompt, tokenizer) for prompt in prompts]
+    if keep_last is not None:
+        built = [_last_tokens(prompt, keep_last, tokenizer) for prompt in built]
     vocabulary = len(tokenizer)
     for index, prompt in enumerate(built):
         _check_ids(prompt.token_ids, vocabulary, image_token_id, prompt_param(index, len(built)))
@@ -39,6 +62,15 @@ def _one(prompt: str | list[int], tokenizer: PreTrainedTokenizerBase) -> TextPro
         token_ids: list[int] = tokenizer(prompt, add_special_tokens=True)["input_ids"]
         return TextPrompt(token_ids, prompt)
     return TextPrompt(list(prompt), _decode(prompt, tokenizer))
+
+
+def _last_tokens(
+    prompt: TextPrompt, keep_last: int, tokenizer: PreTrainedTokenizerBase
+) -> TextPrompt:
+    if len(prompt.token_ids) <= keep_last:
+        return prompt
+    kept = prompt.token_ids[len(prompt.token_ids) - keep_last :]
+    return TextPrompt(kept, _decode(kept, tokenizer))
 
 
 def _decode(token_ids: list[int], tokenizer: PreTrainedTokenizerBase) -> str:

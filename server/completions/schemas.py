@@ -51,6 +51,9 @@ class CompletionRequest(BaseModel):
     # vLLM's extension, which its benchmark client sends: generate exactly max_tokens.
     ignore_eos: bool | None = None
     return_tokens_as_token_ids: bool | None = None  # logprobs' tokens spelt "token_id:N"
+    # vLLM's left truncation: only the prompt's last k tokens are used (-1: as many as the
+    # context holds).
+    truncate_prompt_tokens: int | None = Field(None, ge=-1, le=MAX_PROMPT_TOKEN_IDS)
 
     @field_validator("prompt")
     @classmethod
@@ -72,6 +75,8 @@ class CompletionRequest(BaseModel):
             raise ValueError(f"not supported by this server: {', '.join(refused)}")
         if self.stream_options is not None and not self.stream:
             raise ValueError("stream_options is only allowed when stream is true")
+        if self.truncate_prompt_tokens == 0:
+            raise ValueError("truncate_prompt_tokens must be -1 (the context) or at least 1")
         if self.max_tokens == 0 and not self.echo:
             raise ValueError("max_tokens 0 needs echo set to true (it returns only the prompt)")
         stops = self.stop_sequences

@@ -18,7 +18,12 @@ from vllm.utils.async_utils import merge_async_iterators
 from server.chat.response import SSE_DONE, ResponseHeader, sse, usage
 from server.chat.service import ChatService, PreparedChat
 from server.completions import response
-from server.completions.prompts import TextPrompt, prompt_param, text_prompts
+from server.completions.prompts import (
+    TextPrompt,
+    kept_prompt_tokens,
+    prompt_param,
+    text_prompts,
+)
 from server.completions.response import CompletionOptions, EchoedPrompt, choice, piece
 from server.completions.sampling import sampling_params, token_budget
 from server.completions.schemas import CompletionRequest
@@ -47,11 +52,14 @@ class CompletionService:
         chat = self._chat
         if request.model != chat.served_model_name:
             raise ModelNotFoundError(request.model, [chat.served_model_name])
+        keep_last = kept_prompt_tokens(request.truncate_prompt_tokens, chat.context_length)
         for index, text in enumerate(request.prompts):
-            if isinstance(text, str):
+            if isinstance(text, str) and keep_last is None:  # truncated text may be longer
                 chat.refuse_chars_past_context(len(text), prompt_param(index, len(request.prompts)))
         prompts = await chat.in_prompt_worker(
-            lambda builder: text_prompts(request.prompts, builder.tokenizer, builder.image_token_id)
+            lambda builder: text_prompts(
+                request.prompts, builder.tokenizer, builder.image_token_id, keep_last
+            )
         )
         header = ResponseHeader(request_id, int(time.time()), chat.served_model_name)
         runs = []
