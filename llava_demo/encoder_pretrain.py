@@ -1,16 +1,18 @@
-"""Contrastive (CLIP-like) pre-training of the small vision tower on scene/caption pairs.
+"""Pre-training of the small vision tower: each cell's patch token names what is in the cell.
 
-A batch of images and their captions is embedded by the tower (its pooled CLS output, then a
-projection) and by a small text transformer; the symmetric InfoNCE loss pulls each image
-towards its own caption and away from the others', as CLIP does. Captions name every object
-with its colour and cell, so telling captions apart needs colour, shape and layout. After this
-stage the tower is frozen (the paper freezes CLIP) and only its features are used.
+The tower's patches meet the scene's 3x3 grid, one patch per cell, and the decoder reads the
+patch tokens of one layer (SELECT_LAYER). Here a linear head per attribute (the decoder's
+projector is linear too) reads each of those tokens and names its cell's colour and shape,
+"empty" included; the tower learns what makes those readable, as ViTs were first pre-trained
+by supervised classification. The paper uses CLIP, pre-trained contrastively on captions; a
+contrastive tower trained here on the varied pictures learnt colours and places but left an
+object's shape readable two times in three (a batch of captions is told apart by colours and
+places long before shapes matter; docs/demo-model.md). The heads are dropped afterwards; the
+tower is frozen (the paper freezes CLIP) and only its features are used.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -19,71 +21,66 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import CLIPVisionModel
 
-from llava_demo.scenes import COLOURS, POSITIONS, SHAPES
+from llava_demo.model import SELECT_LAYER
+from llava_demo.scenes import COLOURS, SHAPES, Scene
 
-_WORD: Final = re.compile(r"[a-z]+")
-CAPTION_WORDS: Final = sorted(
-    {"a", "at", "the"} | set(COLOURS) | set(SHAPES) | {w for p in POSITIONS for w in p.split()}
-)
-_MAX_WORDS: Final = 24
+# What each cell's patch token is trained to name (and tower_probe.py reads back).
+CELL_ATTRIBUTES: Final = {"colour": COLOURS, "shape": SHAPES}
+CellLabels = dict[str, torch.Tensor]  # attribute -> (scenes, 9) class per cell, row by row
+PEAK_LEARNING_RATE: Final = 1e-3
 
 
-class CaptionEncoder(nn.Module):
-    """Word embeddings + a 2-layer transformer; the first (CLS) position is the embedding."""
+def cell_labels(scenes: Sequence[Scene]) -> CellLabels:
+    """Each cell's class per attribute; len(values) is the class of an empty cell."""
+    labels = {}
+    for attribute, values in CELL_ATTRIBUTES.items():
+        label = torch.full((len(scenes), 9), len(values))
+        for index, scene in enumerate(scenes):
+            for obj in scene.objects:
+                label[index, obj.row * 3 + obj.column] = values.index(getattr(obj, attribute))
+        labels[attribute] = label
+    return labels
+
+
+class CellHeads(nn.Module):
+    """A linear classifier per attribute over each cell's patch token."""
 
     def __init__(self, width: int):
         super().__init__()
-        self.vocab = {word: index + 2 for index, word in enumerate(CAPTION_WORDS)}  # 0 pad, 1 cls
-        self.embed = nn.Embedding(len(self.vocab) + 2, width)
-        self.position = nn.Parameter(torch.zeros(_MAX_WORDS + 1, width))
-        layer = nn.TransformerEncoderLayer(width, 2, width * 4, dropout=0.0, batch_first=True)
-        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.heads = nn.ModuleDict(
+            {name: nn.Linear(width, len(values) + 1) for name, values in CELL_ATTRIBUTES.items()}
+        )
 
-    def ids(self, captions: Sequence[str]) -> torch.Tensor:
-        rows = [[1] + [self.vocab[w] for w in _WORD.findall(text)] for text in captions]
-        ids = torch.zeros(len(rows), _MAX_WORDS + 1, dtype=torch.long)
-        for index, row in enumerate(rows):
-            ids[index, : len(row)] = torch.tensor(row[: _MAX_WORDS + 1])
-        return ids
-
-    def forward(self, captions: Sequence[str]) -> torch.Tensor:
-        ids = self.ids(captions)
-        hidden = self.embed(ids) + self.position
-        hidden = self.encoder(hidden, src_key_padding_mask=ids == 0)
-        pooled: torch.Tensor = hidden[:, 0]
-        return pooled
-
-
-def clip_loss(image: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
-    image, text = F.normalize(image, dim=-1), F.normalize(text, dim=-1)
-    logits = logit_scale.exp().clamp(max=100) * image @ text.T
-    labels = torch.arange(len(image))
-    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+    def forward(self, patches: torch.Tensor, labels: CellLabels) -> torch.Tensor:
+        """The summed cross-entropy of every attribute over every cell of the batch."""
+        losses = [
+            F.cross_entropy(head(patches).flatten(0, 1), labels[name].flatten())
+            for name, head in self.heads.items()
+        ]
+        return torch.stack(losses).sum()
 
 
 def pretrain_tower(
     tower: CLIPVisionModel,
     pixels: torch.Tensor,
-    captions: Sequence[str],
+    labels: CellLabels,
     steps: int,
     batch_size: int,
     report: Callable[[int, float], None],
 ) -> None:
     """Trains the tower in place; batches are drawn with the caller's seeded torch RNG."""
-    width = tower.config.hidden_size
-    text = CaptionEncoder(width)
-    image_projection = nn.Linear(width, width, bias=False)
-    logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
-    params = [*tower.parameters(), *text.parameters(), *image_projection.parameters(), logit_scale]
-    optimiser = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, 1e-3, total_steps=steps)
+    cells = CellHeads(tower.config.hidden_size)
+    params = [*tower.parameters(), *cells.parameters()]
+    optimiser = torch.optim.AdamW(params, lr=PEAK_LEARNING_RATE, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, PEAK_LEARNING_RATE, total_steps=steps)
     tower.train()
     for step in range(steps):
         batch = torch.randperm(len(pixels))[:batch_size]
-        pooled = tower(pixel_values=pixels[batch]).pooler_output
-        loss = clip_loss(image_projection(pooled), text([captions[i] for i in batch]), logit_scale)
+        out = tower(pixel_values=pixels[batch], output_hidden_states=True)
+        patches = out.hidden_states[SELECT_LAYER][:, 1:]
+        loss = cells(patches, {name: label[batch] for name, label in labels.items()})
         optimiser.zero_grad()
-        loss.backward()  # type: ignore[no-untyped-call]
+        loss.backward()
         optimiser.step()
         schedule.step()
         report(step, loss.item())

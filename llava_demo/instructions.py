@@ -59,7 +59,7 @@ class Sample:
 
 
 def caption(scene: Scene) -> str:
-    """The stage-1 caption (and the contrastive encoder's text): objects and cells."""
+    """The stage-1 caption: objects and cells."""
     return ", ".join(f"a {obj.name} at the {obj.position}" for obj in scene.objects) + "."
 
 

@@ -20,9 +20,10 @@ import torch.nn.functional as F
 from PIL import Image
 from transformers import CLIPImageProcessor, CLIPVisionModel
 
+from llava_demo.encoder_pretrain import CELL_ATTRIBUTES, cell_labels
 from llava_demo.render import render_plain, render_scene
 from llava_demo.render_eval import render_scene_eval
-from llava_demo.scenes import COLOURS, EVAL_SEED_BASE, SHAPES, Scene, generate_scene
+from llava_demo.scenes import EVAL_SEED_BASE, Scene, generate_scene
 from llava_demo.train import all_tower_features, scene_pixels
 
 RENDERERS: Final[dict[str, Callable[[Scene], Image.Image]]] = {
@@ -30,7 +31,6 @@ RENDERERS: Final[dict[str, Callable[[Scene], Image.Image]]] = {
     "plain": render_plain,
     "second renderer": render_scene_eval,
 }
-ATTRIBUTES: Final = {"colour": COLOURS, "shape": SHAPES}
 FIT_STEPS: Final = 400
 Predictor = Callable[[torch.Tensor], torch.Tensor]
 
@@ -49,13 +49,7 @@ def cells(
 ) -> Cells:
     scenes = [generate_scene(seed) for seed in seeds]
     features = all_tower_features(tower, scene_pixels(scenes, processor, render))
-    labels = {}
-    for attribute, values in ATTRIBUTES.items():
-        label = torch.full((len(scenes), 9), len(values))
-        for index, scene in enumerate(scenes):
-            for obj in scene.objects:
-                label[index, obj.row * 3 + obj.column] = values.index(getattr(obj, attribute))
-        labels[attribute] = label.reshape(-1)
+    labels = {name: label.reshape(-1) for name, label in cell_labels(scenes).items()}
     return Cells(features.reshape(-1, features.shape[-1]), labels)
 
 
@@ -63,7 +57,7 @@ def fit_probe(train: Cells, attribute: str) -> Predictor:
     """A standardised linear classifier; returns features -> predicted class."""
     mean, std = train.features.mean(0), train.features.std(0) + 1e-6
     inputs, labels = (train.features - mean) / std, train.labels[attribute]
-    layer = torch.nn.Linear(inputs.shape[1], len(ATTRIBUTES[attribute]) + 1)
+    layer = torch.nn.Linear(inputs.shape[1], len(CELL_ATTRIBUTES[attribute]) + 1)
     optimiser = torch.optim.Adam(layer.parameters(), lr=1e-2)
     with torch.enable_grad():
         for _ in range(FIT_STEPS):
@@ -81,7 +75,7 @@ def fit_probe(train: Cells, attribute: str) -> Predictor:
 
 def occupied_accuracy(predict: Predictor, data: Cells, attribute: str) -> float:
     labels = data.labels[attribute]
-    occupied = labels < len(ATTRIBUTES[attribute])
+    occupied = labels < len(CELL_ATTRIBUTES[attribute])
     right = predict(data.features)[occupied] == labels[occupied]
     return round(100 * right.float().mean().item(), 1)
 
@@ -96,7 +90,7 @@ def probe_tower(
     fresh = range(EVAL_SEED_BASE, EVAL_SEED_BASE + eval_scenes)
     tests = {name: cells(tower, processor, fresh, render) for name, render in RENDERERS.items()}
     table = {}
-    for attribute in ATTRIBUTES:
+    for attribute in CELL_ATTRIBUTES:
         predict = fit_probe(train, attribute)
         table[attribute] = {
             name: occupied_accuracy(predict, data, attribute) for name, data in tests.items()

@@ -1,7 +1,8 @@
 """`python -m llava_demo train`: the paper's recipe in miniature, deterministic from a seed.
 
 0. the language model: a LLaMA pre-trained on the demo's text alone (our stand-in for Vicuna);
-1. the vision encoder: contrastive pre-training on scene/caption pairs, then frozen (CLIP);
+1. the vision encoder: pre-trained to name each cell's colour and shape from its patch token
+   (llava_demo/encoder_pretrain.py), on more scenes than the language side's, then frozen;
 2. stage 1, feature alignment: only the linear projector learns, on caption pairs;
 3. stage 2, end-to-end instruction tuning: projector and language model learn on the three
    response types. The ablation "conversation data only" repeats stage 2 on conversations.
@@ -24,9 +25,9 @@ from transformers import CLIPImageProcessor, CLIPVisionModel, PreTrainedTokenize
 
 from llava_demo.batches import Batcher, batch_loss
 from llava_demo.config import TrainConfig
-from llava_demo.encoder_pretrain import pretrain_tower
+from llava_demo.encoder_pretrain import cell_labels, pretrain_tower
 from llava_demo.export import export_all
-from llava_demo.instructions import STAGE2_KINDS, caption
+from llava_demo.instructions import STAGE2_KINDS
 from llava_demo.lm_pretrain import pretrain_language_model
 from llava_demo.loss_log import LossLog
 from llava_demo.model import DemoLlava, DemoShape, build_tokenizer, tower_config, tower_features
@@ -113,7 +114,7 @@ def pretrain_encoder(
 ) -> CLIPVisionModel:
     tower = CLIPVisionModel(tower_config(DemoShape())).to(torch.float32)
     torch.nn.init.normal_(tower.embeddings.position_embedding.weight, std=config.position_std)
-    bar = log.bar("encoder (contrastive)", config.encoder_steps)
+    bar = log.bar("encoder (per cell)", config.encoder_steps)
     steps = iter(bar)
 
     def report(step: int, loss: float) -> None:
@@ -121,8 +122,7 @@ def pretrain_encoder(
         log.write("encoder", step, loss)
         bar.set_postfix(loss=f"{loss:.3f}")
 
-    captions = [caption(scene) for scene in scenes]
-    pretrain_tower(tower, pixels, captions, config.encoder_steps, 128, report)
+    pretrain_tower(tower, pixels, cell_labels(scenes), config.encoder_steps, 128, report)
     bar.close()
     return tower
 
@@ -135,11 +135,16 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
     config.out.mkdir(parents=True, exist_ok=True)
     log = LossLog(config.out / "train_log.jsonl")
     tokenizer = build_tokenizer()
-    scenes = [generate_scene(seed) for seed in range(config.scenes)]
+    # The tower's scenes begin with the language side's: their pixels are drawn once.
+    tower_scenes = [
+        generate_scene(seed) for seed in range(max(config.scenes, config.encoder_scenes))
+    ]
+    scenes = tower_scenes[: config.scenes]
     processor = image_processor()
-    pixels = scene_pixels(scenes, processor)
-    tower = pretrain_encoder(scenes, pixels, config, log)
-    features = all_tower_features(tower, pixels)
+    tower_pixels = scene_pixels(tower_scenes, processor)
+    tower = pretrain_encoder(tower_scenes, tower_pixels, config, log)
+    features = all_tower_features(tower, tower_pixels[: config.scenes])
+    del tower_pixels  # 1.1 GB at 40000 scenes: not held through the language side
     # The served prompt puts the question where most training rows had it.
     images_after_text = config.question_first >= 0.5
 

@@ -24,6 +24,7 @@ from server.model_repo import resolve_model
 TINY_RUN: dict[str, Any] = {
     "scenes": 64,
     "encoder_steps": 2,
+    "encoder_scenes": 96,
     "lm_steps": 2,
     "stage1_steps": 2,
     "stage2_steps": 6,
