@@ -10,10 +10,9 @@ from collections import Counter
 from typing import Any
 
 import httpx
-import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis.errors import Unsatisfiable
-from schemathesis import GenerationMode
+
+# schemathesis and hypothesis are imported where they are used: they take over a second to
+# import, which every collection of the suite (`-m "not needs_server"` too) would pay.
 
 # Enough to reach every validator of each operation within the suite's time budget (README).
 EXAMPLES_PER_OPERATION_AND_MODE = 50
@@ -21,8 +20,12 @@ REQUEST_TIMEOUT_S = 120  # bounds a hang; a fetch or generation is capped well b
 
 
 def fuzz_operation(
-    base_url: str, operation: Any, mode: GenerationMode, statuses: Counter[int], model: str
+    base_url: str, operation: Any, mode: Any, statuses: Counter[int], model: str
 ) -> list[str]:
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis import GenerationMode
+
     failures: list[str] = []
 
     @settings(
@@ -64,6 +67,9 @@ def _short_answers(body: dict[str, Any]) -> None:
 
 
 def test_schema_fuzzing_finds_no_server_errors(base_url: str, model_id: str) -> None:
+    import schemathesis
+    from schemathesis import GenerationMode
+
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     operations: list[Any] = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
     labels = {operation.label for operation in operations}
