@@ -10,7 +10,12 @@ import httpx
 import openai
 
 from tests.images import Messages, data_url, encode, scene, user_message
-from tests.reference_hf import reference_prompt_length, to_hf_messages
+from tests.reference_hf import (
+    load_reference,
+    reference_greedy_continuation,
+    reference_prompt_length,
+    to_hf_messages,
+)
 
 
 def png_url(seed: int, width: int = 64, height: int = 64) -> str:
@@ -215,3 +220,49 @@ def test_response_id_carries_the_request_id(base_url: str, model_id: str) -> Non
     reply = httpx.post(f"{base_url}/v1/chat/completions", json=body, headers=headers, timeout=120)
     assert reply.status_code == 200 and reply.headers["x-request-id"] == "trace-42"
     assert re.fullmatch(r"chatcmpl-trace-42-[0-9a-f]{8}", reply.json()["id"])
+
+
+def test_continue_final_message_goes_on_with_the_assistants_text(
+    client: openai.OpenAI, model_id: str, tiny_checkpoint: Path
+) -> None:
+    """vLLM's continue_final_message (add_generation_prompt false) and echo: the prompt is the
+    chat template's rendering cut after the final assistant text, as transformers renders it
+    with its own continue_final_message; the greedy tokens after it equal transformers'; echo
+    puts that text before the answer, in full and streamed answers alike."""
+    messages: Messages = [
+        {"role": "user", "content": "Hello!"},
+        {"role": "assistant", "content": "The answer is"},
+    ]
+    extra = {"add_generation_prompt": False, "continue_final_message": True, "echo": True}
+    reply = ask(
+        client,
+        model_id,
+        messages,
+        max_tokens=6,
+        temperature=0,
+        extra_body={**extra, "return_token_ids": True},
+    )
+    _, processor = load_reference(tiny_checkpoint)
+    hf_messages = [
+        {"role": m["role"], "content": [{"type": "text", "text": m["content"]}]} for m in messages
+    ]
+    text = processor.apply_chat_template(hf_messages, continue_final_message=True, tokenize=False)
+    assert text.endswith("ASSISTANT: The answer is")
+    # vLLM's chat adds no special tokens to a rendering (the template writes the <s>).
+    prompt_ids = processor.tokenizer(text, add_special_tokens=False)["input_ids"]
+    body = reply.model_dump()
+    assert body["prompt_token_ids"] == prompt_ids
+    expected = reference_greedy_continuation(tiny_checkpoint, prompt_ids, 6)
+    assert body["choices"][0]["token_ids"] == expected
+    answer = processor.tokenizer.decode(expected, skip_special_tokens=True)
+    assert reply.choices[0].message.content == "The answer is" + answer
+    stream = client.chat.completions.create(
+        model=model_id,
+        messages=messages,
+        max_tokens=6,
+        temperature=0,
+        stream=True,
+        extra_body=extra,
+    )
+    streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert streamed == reply.choices[0].message.content

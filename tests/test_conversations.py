@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from server.errors import BadRequestError
 from server.prompts.conversations import CONVERSATIONS, TEMPLATE_NAMES, user_turn_text
+from server.prompts.ending import PromptEnding
 
 SYSTEM = "You are terse."
 TURNS = [user_turn_text(["What is it?"], 1, False), "A cat.", "Its colour?"]
@@ -119,3 +121,22 @@ def test_images_after_the_text_each_on_its_own_line() -> None:
     assert user_turn_text(["Look."], 1, True, True) == "Look.\n<im_start><image><im_end>"
     assert user_turn_text(["a", "b"], 0, False, True) == "a\nb"
     assert user_turn_text([], 1, False, True) == "<image>"
+
+
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_continuing_cuts_just_after_the_final_message(name: str) -> None:
+    """continue_final_message: the rendering with the final (assistant) message, cut right
+    after its text, so the answer goes on with it; no generation prompt follows."""
+    conversation = CONVERSATIONS[name]
+    partial = "A small"
+    continued = conversation.render([TURNS[0], partial], SYSTEM, ending=PromptEnding.CONTINUE)
+    opened = conversation.render([TURNS[0]], SYSTEM)
+    assert continued.endswith(partial)
+    assert continued.startswith(opened.rstrip())
+    closed = conversation.render([TURNS[0], partial], SYSTEM, ending=PromptEnding.NONE)
+    assert closed.startswith(continued)
+
+
+def test_a_continued_message_needs_text() -> None:
+    with pytest.raises(BadRequestError, match="continue"):
+        CONVERSATIONS["llava_v1"].render([TURNS[0], ""], SYSTEM, ending=PromptEnding.CONTINUE)

@@ -11,12 +11,13 @@ from PIL import Image
 
 from server.chat.schemas import ChatMessage
 from server.cli import main
-from server.errors import ConfigError
+from server.errors import BadRequestError, ConfigError
 from server.llava.config import OriginalConfigError, original_to_llava_config
 from server.llava.preprocess import expand2square
 from server.llava.projector import build_projector
 from server.model_repo import parse_model_yaml, resolve_model
 from server.model_store import ensure_local
+from server.prompts.ending import PromptEnding
 from server.prompts.original import OriginalPromptBuilder
 from server.settings import REPO_MODEL_DIR
 from tests.images import user_message
@@ -188,3 +189,26 @@ def test_images_after_text_follow_the_text_whatever_the_part_order(home: Path) -
     tokenizer = builder.tokenizer
     assert ids[: placeholder - 1] == tokenizer(HUMAN_SYSTEM + "###Human: Hi\n").input_ids
     assert tokenizer.convert_ids_to_tokens(ids[placeholder - 1]) == "<im_start>"
+
+
+def test_a_continued_answer_ends_the_prompt_with_its_text(home: Path) -> None:
+    """continue_final_message on the original format: the prompt is the conversation cut after
+    the final assistant text; the answer goes on from there. It needs that final message."""
+    spec = resolve_model("llava-demo", REPO_MODEL_DIR)
+    local = ensure_local(spec, home)
+    assert local.vision_tower is not None and spec.conversation is not None
+    builder = OriginalPromptBuilder.for_original_checkpoint(
+        local.model, local.vision_tower, spec.conversation
+    )
+    question = ChatMessage.model_validate(user_message("What colour is the circle?"))
+    partial = ChatMessage(role="assistant", content="The circle is")
+    ids = builder.build([question, partial], PromptEnding.CONTINUE).token_ids
+    rendered = builder._conversation.render(
+        ["What colour is the circle?", "The circle is"], ending=PromptEnding.CONTINUE
+    )
+    assert rendered.endswith("###Assistant: The circle is")
+    assert ids == builder.tokenizer(rendered).input_ids
+    with pytest.raises(BadRequestError, match="last message to be an assistant message"):
+        builder.build([question], PromptEnding.CONTINUE)
+    closed = builder.build([question, partial], PromptEnding.NONE).token_ids
+    assert closed[: len(ids)] == ids and len(closed) > len(ids)

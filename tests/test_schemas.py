@@ -9,6 +9,7 @@ from server.chat.schemas import ChatCompletionRequest
 from server.errors import BadRequestError, PayloadTooLargeError
 from server.media.decode import ImageLimits, decode_image
 from server.media.fetch import decode_data_url
+from server.prompts.ending import PromptEnding
 from tests.images import data_url, encode, scene
 
 
@@ -33,6 +34,34 @@ def test_stop_as_string_or_list() -> None:
 def test_unsupported_field_is_refused() -> None:
     with pytest.raises(ValidationError, match="use_beam_search"):
         request(use_beam_search=True)
+
+
+@pytest.mark.parametrize(
+    ("fields", "ending"),
+    [
+        ({}, PromptEnding.GENERATION_PROMPT),
+        ({"add_generation_prompt": False}, PromptEnding.NONE),
+        ({"add_generation_prompt": False, "continue_final_message": True}, PromptEnding.CONTINUE),
+    ],
+)
+def test_the_prompt_ending_follows_vllms_fields(
+    fields: dict[str, object], ending: PromptEnding
+) -> None:
+    assert request(**fields).prompt_ending is ending
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"continue_final_message": True}, "needs add_generation_prompt set to false"),
+        ({"priority": 1}, "priority must be 0"),
+    ],
+)
+def test_vllm_fields_we_cannot_honour_are_refused_with_why(
+    fields: dict[str, object], words: str
+) -> None:
+    with pytest.raises(ValidationError, match=words):
+        request(**fields)
 
 
 def test_images_only_in_user_messages() -> None:

@@ -29,6 +29,15 @@ def template_messages(messages: Sequence[InputMessage], tools: Sequence[Tool]) -
     return rendered
 
 
+def echoed_text(messages: Sequence[ChatMessage]) -> str:
+    """What vLLM's echo sends before the answer: the final message's text, if the assistant's
+    (the role the answer has), else nothing."""
+    final = messages[-1] if messages else None
+    if final is None or final.role != "assistant":
+        return ""
+    return _plain(final)
+
+
 def _convert(message: InputMessage, call_names: dict[str, str]) -> ChatMessage:
     if message.role == "developer":
         return ChatMessage(role="system", content=_text(message), name=message.name)

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from server.chat.schemas import ChatMessage
 from server.prompts.base import Prompt, PromptBuilder
+from server.prompts.ending import PromptEnding
 
 T = TypeVar("T")
 
@@ -29,8 +30,8 @@ class PromptWorkers:
             self._free.put(copy.deepcopy(builder))
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="prompt")
 
-    async def build(self, messages: list[ChatMessage]) -> Prompt:
-        return await self.run(lambda builder: builder.build(messages))
+    async def build(self, messages: list[ChatMessage], ending: PromptEnding) -> Prompt:
+        return await self.run(lambda builder: builder.build(messages, ending))
 
     async def run(self, task: Callable[[PromptBuilder], T]) -> T:
         """Any tokenizer work (a completions prompt, /tokenize) on a builder of its own."""

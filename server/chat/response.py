@@ -66,12 +66,16 @@ class ChoiceOptions:
     return_token_ids: bool = False
     image_tokens: int = 0
     strip_leading_space: bool = False  # the model entry's wish (server/chat/answer_start.py)
+    echoed: str = ""  # echo's text before each answer (server/chat/answer_start.py)
+
+    def answer_start(self) -> AnswerStart:
+        return AnswerStart(self.strip_leading_space, self.echoed)
 
 
 def _message(
     completion: CompletionOutput, options: ChoiceOptions
 ) -> tuple[AssistantMessage, str | None]:
-    text = AnswerStart(options.strip_leading_space).text(completion.index, completion.text)
+    text = options.answer_start().text(completion.index, completion.text)
     message: AssistantMessage = {"role": "assistant", "content": text}
     if options.tools is None:
         return message, completion.finish_reason

@@ -13,6 +13,7 @@ from pydantic import (
     model_validator,
 )
 
+from server.prompts.ending import PromptEnding
 from server.request_model import RequestModel
 from server.structured.formats import ResponseFormat, VllmStructuredOutputs
 from server.tools.schemas import (
@@ -180,6 +181,12 @@ class ChatCompletionRequest(RequestModel):
     allowed_token_ids: list[int] | None = None
     return_token_ids: bool = False
     return_tokens_as_token_ids: bool = False  # logprobs' tokens spelt "token_id:N"
+    # How the prompt ends (server/prompts/base.py PromptEnding), and echo: the final message's
+    # text first in the answer when it is the assistant's, as vLLM's server does.
+    add_generation_prompt: bool = True
+    continue_final_message: bool = False
+    echo: bool = False
+    priority: int = 0  # vLLM's scheduling priority: only 0, as `vllm serve` schedules FCFS
     prompt_logprobs: Int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
     structured_outputs: VllmStructuredOutputs | None = None
     # Salts this request's prefix-cache entries: only requests with the same salt share them,
@@ -200,6 +207,13 @@ class ChatCompletionRequest(RequestModel):
             raise ValueError(f"stop sequences may be at most {MAX_STOP_CHARS} characters long")
         if self.structured_outputs is not None and self.response_format is not None:
             raise ValueError("give response_format or structured_outputs, not both")
+        if self.continue_final_message and self.add_generation_prompt:
+            raise ValueError(
+                "continue_final_message needs add_generation_prompt set to false "
+                "(the final message is continued, no new one is opened)"
+            )
+        if self.priority != 0:
+            raise ValueError("priority must be 0: this server schedules first come, first served")
         return self
 
     @field_validator("tool_choice")
@@ -207,6 +221,14 @@ class ChatCompletionRequest(RequestModel):
     def _declared_tool(cls, choice: ToolChoice | None, info: ValidationInfo) -> ToolChoice | None:
         check_tool_choice(info.data.get("tools"), choice)
         return choice
+
+    @property
+    def prompt_ending(self) -> PromptEnding:
+        if self.continue_final_message:
+            return PromptEnding.CONTINUE
+        if self.add_generation_prompt:
+            return PromptEnding.GENERATION_PROMPT
+        return PromptEnding.NONE
 
     @property
     def effective_tool_choice(self) -> ToolChoice:

@@ -14,9 +14,8 @@ from vllm.outputs import RequestOutput
 
 from server import metrics
 from server.chat import response
-from server.chat.answer_start import AnswerStart
 from server.chat.constraints import request_constraint, tool_reader
-from server.chat.messages import template_messages
+from server.chat.messages import echoed_text, template_messages
 from server.chat.prompt_workers import PromptWorkers
 from server.chat.sampling import completion_budget, sampling_params
 from server.chat.schemas import ChatCompletionRequest, ImagePart
@@ -39,6 +38,7 @@ from server.errors import (
 from server.media.loader import LoadedImage, MediaLoader
 from server.model_repo import ModelSpec
 from server.prompts.base import PromptBuilder
+from server.prompts.ending import PromptEnding
 from server.structured.check import ConstraintCheck
 from server.tools.streaming import ToolCallStream
 
@@ -132,7 +132,8 @@ class ChatService:
         self._check_image_count(count_image_parts(request))
         messages = template_messages(request.messages, request.tools or [])
         refuse_text_past_context(messages, self._max_text_chars, self._engine.max_model_len)
-        prompt = await self._prompt_workers.build(messages)
+        ending = request.prompt_ending
+        prompt = await self._prompt_workers.build(messages, ending)
         max_tokens = completion_budget(request, self._spec, prompt, self._engine.max_model_len)
         constraint = request_constraint(request, self._constraint_check)
         params = sampling_params(request, self._spec, max_tokens, constraint)
@@ -148,7 +149,9 @@ class ChatService:
             tool_reader(request),
             request.return_token_ids,
             image_tokens,
-            self._spec.strip_leading_space,
+            # A continued message goes on as generated: its next word keeps its space.
+            self._spec.strip_leading_space and ending is PromptEnding.GENERATION_PROMPT,
+            echoed_text(messages) if request.echo else "",
         )
         return PreparedChat(
             header,
@@ -206,7 +209,7 @@ class ChatService:
         tool_streams = (
             {index: ToolCallStream(reader) for index in range(chat.params.n)} if reader else {}
         )
-        start = AnswerStart(chat.options.strip_leading_space)
+        start = chat.options.answer_start()
         try:
             async for output in self._engine.generate(header.id, chat.engine_prompt, chat.params):
                 if not prompt_tokens:

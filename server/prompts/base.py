@@ -8,6 +8,7 @@ from typing import Protocol
 from transformers import PreTrainedTokenizerBase
 
 from server.chat.schemas import ChatMessage
+from server.prompts.ending import PromptEnding
 
 
 @dataclass(frozen=True)
@@ -37,4 +38,6 @@ class PromptBuilder(Protocol):
         """The id that stands for an image in the prompt (token-id prompts may not contain it)."""
         ...
 
-    def build(self, messages: list[ChatMessage]) -> Prompt: ...
+    def build(
+        self, messages: list[ChatMessage], ending: PromptEnding = PromptEnding.GENERATION_PROMPT
+    ) -> Prompt: ...

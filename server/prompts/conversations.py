@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
+from server.errors import BadRequestError
+from server.prompts.ending import PromptEnding
+
 IMAGE_PLACEHOLDER: Final = "<image>"
 IM_START: Final = "<im_start>"
 IM_END: Final = "<im_end>"
@@ -42,13 +45,30 @@ class Conversation:
     # system prompt gets the same header.
     system_header: str = ""
 
-    def render(self, turns: Sequence[str], system: str | None = None) -> str:
-        """Alternating user/assistant turn texts (user first) + the generation prompt."""
+    def render(
+        self,
+        turns: Sequence[str],
+        system: str | None = None,
+        ending: PromptEnding = PromptEnding.GENERATION_PROMPT,
+    ) -> str:
+        """Alternating user/assistant turn texts (user first), then by default the generation
+        prompt. CONTINUE cuts the rendering just after the final turn's text, so the answer
+        goes on with it (as transformers' continue_final_message cuts a chat template's)."""
         messages: list[tuple[str, str | None]] = list(self.few_shot)
         messages += [(self.roles[index % 2], text) for index, text in enumerate(turns)]
-        messages.append((self.roles[len(turns) % 2], None))
+        if ending is PromptEnding.GENERATION_PROMPT:
+            messages.append((self.roles[len(turns) % 2], None))
         system_text = self.system_header + (self.system if system is None else system)
-        return _RENDERERS[self.sep_style](self, system_text, messages)
+        rendered = _RENDERERS[self.sep_style](self, system_text, messages)
+        if ending is PromptEnding.CONTINUE:
+            final = turns[-1]
+            if not final or final not in rendered:
+                raise BadRequestError(
+                    "continue_final_message needs a final message with text to continue.",
+                    param="messages",
+                )
+            rendered = rendered[: rendered.rindex(final) + len(final)]
+        return rendered
 
 
 def _render_single(conv: Conversation, system: str, messages: list[tuple[str, str | None]]) -> str:

@@ -9,11 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from jinja2 import TemplateError
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from server.chat.schemas import ChatMessage, ImagePart
 from server.errors import BadRequestError, ConfigError
 from server.prompts.base import Prompt
+from server.prompts.ending import PromptEnding
 from server.prompts.marked_text import LiteralTokens, MarkedText
 
 
@@ -37,7 +39,9 @@ class HfPromptBuilder:
             )
         return cls(tokenizer, template, hf_tokens_per_image(checkpoint))
 
-    def build(self, messages: list[ChatMessage]) -> Prompt:
+    def build(
+        self, messages: list[ChatMessage], ending: PromptEnding = PromptEnding.GENERATION_PROMPT
+    ) -> Prompt:
         """Token ids whose image slots come only from real image parts: text a client typed
         (e.g. a literal "<image>" or "</s>") is tokenized as plain text, never as special tokens."""
         image_urls = [
@@ -47,8 +51,8 @@ class HfPromptBuilder:
             for part in message.content
             if isinstance(part, ImagePart)
         ]
-        text = self._render([_template_message(message) for message in messages])
-        marked = self._render_marked(messages)
+        text = self._render([_template_message(message) for message in messages], ending)
+        marked = self._render_marked(messages, ending)
         token_ids = self._tokenize(text)
         slots_wrong = self._image_slots(token_ids) != len(image_urls)
         if slots_wrong or self._literal.client_forms_special_tokens(text, marked):
@@ -58,13 +62,17 @@ class HfPromptBuilder:
         self._check_placeholders(prompt)
         return prompt
 
-    def _render(self, template_messages: list[dict[str, Any]]) -> str:
-        text: str = self.tokenizer.apply_chat_template(
-            template_messages,
-            chat_template=self._chat_template,
-            tokenize=False,
-            add_generation_prompt=True,
-        )
+    def _render(self, template_messages: list[dict[str, Any]], ending: PromptEnding) -> str:
+        try:
+            text: str = self.tokenizer.apply_chat_template(
+                template_messages,
+                chat_template=self._chat_template,
+                tokenize=False,
+                add_generation_prompt=ending is PromptEnding.GENERATION_PROMPT,
+                continue_final_message=ending is PromptEnding.CONTINUE,
+            )
+        except (ValueError, TemplateError) as error:  # the template's own refusals, too
+            raise BadRequestError(f"The chat template cannot render this: {error}") from error
         return text
 
     def _adds_bos(self, text: str) -> bool:
@@ -80,14 +88,14 @@ class HfPromptBuilder:
     def _literal(self) -> LiteralTokens:
         return LiteralTokens(self.tokenizer)
 
-    def _render_marked(self, messages: list[ChatMessage]) -> MarkedText:
+    def _render_marked(self, messages: list[ChatMessage], ending: PromptEnding) -> MarkedText:
         """The rendering with a marker in place of each client text, so the template's own
         special tokens (BOS, image slots, turn ends) can be told apart from the client's."""
         texts = _client_texts(messages)
         marked = MarkedText.for_texts(texts)
         replaced = iter(marked.by_marker)
         template_messages = [_template_message(m, lambda _: next(replaced)) for m in messages]
-        return marked.with_rendering(self._render(template_messages))
+        return marked.with_rendering(self._render(template_messages, ending))
 
     def _tokenize_literal(self, marked: MarkedText, add_special: bool) -> list[int]:
         """The template's special tokens become their ids; the client's text is tokenized

@@ -27,6 +27,7 @@ from server.prompts.conversations import (
     Conversation,
     user_turn_text,
 )
+from server.prompts.ending import PromptEnding
 from server.prompts.marked_text import LiteralTokens, MarkedText
 
 
@@ -68,17 +69,19 @@ class OriginalPromptBuilder:
     def image_token_id(self) -> int:
         return DEFAULT_IMAGE_TOKEN_ID
 
-    def build(self, messages: list[ChatMessage]) -> Prompt:
+    def build(
+        self, messages: list[ChatMessage], ending: PromptEnding = PromptEnding.GENERATION_PROMPT
+    ) -> Prompt:
         """As the original code builds it, except that text a client typed (a "</s>", an
         "<image>") stays plain text: then the client's text is tokenized literally."""
-        system, turns = _split_turns(messages)
+        system, turns = _split_turns(messages, ending)
         image_urls = [url for message in turns for url in _image_urls(message)]
-        text = self._render_conversation(system, turns)
+        text = self._render_conversation(system, turns, ending)
         token_ids = self.tokenize_with_images(text)
         marked = MarkedText.for_texts([t for m in system + turns for t in _texts(m) if t])
         markers = iter(marked.by_marker)
         marked = marked.with_rendering(
-            self._render_conversation(system, turns, lambda t: next(markers) if t else t)
+            self._render_conversation(system, turns, ending, lambda t: next(markers) if t else t)
         )
         slots_wrong = token_ids.count(DEFAULT_IMAGE_TOKEN_ID) != len(image_urls)
         if slots_wrong or self._literal.client_forms_special_tokens(text, marked):
@@ -98,6 +101,7 @@ class OriginalPromptBuilder:
         self,
         system: list[ChatMessage],
         turns: list[ChatMessage],
+        ending: PromptEnding,
         text_of: Callable[[str], str] = lambda text: text,
     ) -> str:
         """The conversation template's text; text_of may swap each client text for a marker."""
@@ -111,7 +115,8 @@ class OriginalPromptBuilder:
             )
             for message in turns
         ]
-        return self._conversation.render(turn_texts, "\n".join(system_texts) if system else None)
+        system_text = "\n".join(system_texts) if system else None
+        return self._conversation.render(turn_texts, system_text, ending)
 
     def _tokenize_literal_with_images(self, marked: MarkedText) -> list[int]:
         """tokenize_with_images on the marked rendering, the client's texts tokenized literally."""
@@ -154,8 +159,11 @@ def original_tokens_per_image(config: dict[str, object], vision_tower: Path) -> 
     return int(patches) + 1 if SELECT_FEATURES.get(feature) == "full" else int(patches)
 
 
-def _split_turns(messages: list[ChatMessage]) -> tuple[list[ChatMessage], list[ChatMessage]]:
-    """The system messages and the user/assistant turns, which must alternate."""
+def _split_turns(
+    messages: list[ChatMessage], ending: PromptEnding
+) -> tuple[list[ChatMessage], list[ChatMessage]]:
+    """The system messages and the user/assistant turns, which must alternate and end as the
+    prompt's ending needs."""
     system = [message for message in messages if message.role == "system"]
     turns = [message for message in messages if message.role != "system"]
     for index, message in enumerate(turns):
@@ -166,8 +174,13 @@ def _split_turns(messages: list[ChatMessage]) -> tuple[list[ChatMessage], list[C
                 f"turn, starting with a user message; message {index} is from {message.role}.",
                 param="messages",
             )
-    if not turns or turns[-1].role != "user":
+    if ending is PromptEnding.GENERATION_PROMPT and (not turns or turns[-1].role != "user"):
         raise BadRequestError("The last message must be a user message.", param="messages")
+    if ending is PromptEnding.CONTINUE and (not turns or turns[-1].role != "assistant"):
+        raise BadRequestError(
+            "continue_final_message needs the last message to be an assistant message.",
+            param="messages",
+        )
     return system, turns
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from vllm.outputs import RequestOutput
 
-from server.chat.answer_start import AnswerStart
 from server.chat.service import ChatService, PreparedChat
 from server.errors import BadRequestError, ServingError
 from server.responses.convert import chat_request
@@ -79,7 +78,7 @@ class ResponsesService:
         if final is None or not final.outputs:
             raise ServingError("The engine returned no output.")
         completion = final.outputs[0]
-        text = AnswerStart(prepared.chat.options.strip_leading_space).text(0, completion.text)
+        text = prepared.chat.options.answer_start().text(0, completion.text)
         read = _read(prepared.chat.options.tools, text, completion.finish_reason)
         status = status_of(read.finish_reason)
         counts = _token_counts(final, len(completion.token_ids), prepared.chat.image_tokens)
@@ -91,7 +90,7 @@ class ResponsesService:
             yield event
         reader = prepared.chat.options.tools
         tool_stream = ToolCallStream(reader) if reader is not None else None
-        start = AnswerStart(prepared.chat.options.strip_leading_space)
+        start = prepared.chat.options.answer_start()
         prefilled: RequestOutput | None = None  # the output that reports the prompt's counts
         output_tokens = 0
         try:
