@@ -229,3 +229,40 @@ def test_truncate_prompt_tokens_keeps_the_prompts_end(client: openai.OpenAI, mod
     assert logprobs is not None
     assert logprobs.tokens == ["token_id:996", "token_id:12", "token_id:34"]
     assert echoed.usage is not None and echoed.usage.prompt_tokens == 3
+
+
+def test_usage_reports_cached_tokens_and_salts_keep_them_apart(
+    client: openai.OpenAI, model_id: str
+) -> None:
+    """prompt_tokens_details on completions too (no image tokens; cached_tokens from vLLM's
+    prefix cache), full and streamed, and cache_salt keeps tenants' cache entries apart."""
+    prompt = "Count the colours, shapes and positions of everything, one per line, please. " * 12
+
+    def cached_tokens(salt: str | None, stream: bool = False) -> int:
+        extra = {"cache_salt": salt} if salt is not None else None
+        if stream:
+            chunks = client.completions.create(
+                model=model_id,
+                prompt=prompt,
+                max_tokens=2,
+                stream=True,
+                stream_options={"include_usage": True},
+                extra_body=extra,
+            )
+            usage = [chunk.usage for chunk in chunks if chunk.usage][-1]
+        else:
+            reply = client.completions.create(
+                model=model_id, prompt=prompt, max_tokens=2, extra_body=extra
+            )
+            assert reply.usage is not None
+            usage = reply.usage
+        details = usage.prompt_tokens_details
+        assert details is not None and details.model_dump()["image_tokens"] == 0
+        return details.cached_tokens or 0
+
+    cached_tokens(None)
+    assert cached_tokens(None) > 0  # over 128 tokens: at least one whole block is cached
+    assert cached_tokens(None, stream=True) > 0
+    assert cached_tokens("tenant-a") == 0
+    assert cached_tokens("tenant-a", stream=True) > 0
+    assert cached_tokens("tenant-b") == 0

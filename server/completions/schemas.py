@@ -54,6 +54,8 @@ class CompletionRequest(BaseModel):
     # vLLM's left truncation: only the prompt's last k tokens are used (-1: as many as the
     # context holds).
     truncate_prompt_tokens: int | None = Field(None, ge=-1, le=MAX_PROMPT_TOKEN_IDS)
+    # As chat's: only requests with the same salt share prefix-cache entries.
+    cache_salt: str | None = Field(None, min_length=1, max_length=MAX_NAME_CHARS)
 
     @field_validator("prompt")
     @classmethod

@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from vllm.inputs import TokensPrompt
 from vllm.outputs import RequestOutput
 from vllm.utils.async_utils import merge_async_iterators
 
 from server.chat.response import SSE_DONE, ResponseHeader, sse, usage
-from server.chat.service import ChatService, PreparedChat
+from server.chat.service import ChatService, PreparedChat, build_engine_prompt
+from server.chat.wire import PromptTokensDetails
 from server.completions import response
 from server.completions.prompts import (
     TextPrompt,
@@ -69,7 +69,7 @@ class CompletionService:
             budget = token_budget(request, chat.spec, len(prompt.token_ids), chat.context_length)
             params = sampling_params(request, chat.spec, budget)
             run_header = ResponseHeader(run_id, header.created, header.model)
-            engine_prompt = TokensPrompt(prompt_token_ids=prompt.token_ids)
+            engine_prompt = build_engine_prompt(prompt.token_ids, [], request.cache_salt)
             runs.append(PreparedChat(run_header, engine_prompt, params, None, False, 0, started))
         options = CompletionOptions(
             echo=bool(request.echo),
@@ -106,7 +106,8 @@ class CompletionService:
                 choices.append(choice(index, sent, completion.finish_reason, options)[0])
                 completion_tokens += 0 if options.echo_only else len(completion.token_ids)
             prompt_tokens += len(final.prompt_token_ids or ())
-        counts = usage(prompt_tokens, completion_tokens)
+        cached = sum(final.num_cached_tokens or 0 for final in finals.values())
+        counts = usage(prompt_tokens, completion_tokens, text_prompt_details(cached))
         return response.completion_object(prepared.header, choices, counts)
 
     async def stream(self, prepared: PreparedCompletion) -> AsyncIterator[bytes]:
@@ -123,9 +124,15 @@ class CompletionService:
             yield SSE_DONE
             return
         if prepared.options.include_usage:
-            counts = usage(sum(state.prompt_tokens), state.completion_tokens)
+            details = text_prompt_details(sum(state.cached_tokens))
+            counts = usage(sum(state.prompt_tokens), state.completion_tokens, details)
             yield sse(response.chunk(header, [], counts))
         yield SSE_DONE
+
+
+def text_prompt_details(cached_tokens: int) -> PromptTokensDetails:
+    """Completions prompts hold no images; the prefix cache may have served some tokens."""
+    return {"cached_tokens": cached_tokens, "image_tokens": 0}
 
 
 def engine_request_ids(request_id: str, prompts: int) -> list[str]:

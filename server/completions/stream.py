@@ -22,12 +22,15 @@ class StreamedChoices:
         # of that prompt echoes them.
         self._prompt_positions: dict[int, list[Position]] = {}
         self.prompt_tokens = [0] * len(prompts)
+        self.cached_tokens = [0] * len(prompts)  # served by vLLM's prefix cache
         self.completion_tokens = 0
 
     def choices(self, prompt_index: int, output: RequestOutput) -> list[dict[str, Any]]:
         """The stream choices of one delta output of the prompt's engine request."""
         if output.prompt_token_ids:
             self.prompt_tokens[prompt_index] = len(output.prompt_token_ids)
+        if output.num_cached_tokens:
+            self.cached_tokens[prompt_index] = output.num_cached_tokens
         if output.prompt_logprobs:
             self._prompt_positions.setdefault(prompt_index, list(output.prompt_logprobs))
         bodies = []
