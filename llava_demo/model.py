@@ -8,6 +8,7 @@ spliced where "<image>" was.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -84,6 +85,7 @@ def demo_corpus() -> list[str]:
     return lines
 
 
+@functools.cache  # the same text trains the same tokenizer: runs in one process (tests) share it
 def build_tokenizer() -> PreTrainedTokenizerFast:
     """A BPE tokenizer trained on the demo's own text; <s> first, as LLaMA's tokenizer does."""
     with tempfile.TemporaryDirectory() as folder:
