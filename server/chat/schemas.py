@@ -181,7 +181,7 @@ class ChatCompletionRequest(RequestModel):
     allowed_token_ids: list[int] | None = None
     return_token_ids: bool = False
     return_tokens_as_token_ids: bool = False  # logprobs' tokens spelt "token_id:N"
-    # How the prompt ends (server/prompts/base.py PromptEnding), and echo: the final message's
+    # How the prompt ends (server/prompts/ending.py), and echo: the final message's
     # text first in the answer when it is the assistant's, as vLLM's server does.
     add_generation_prompt: bool = True
     continue_final_message: bool = False
