@@ -15,6 +15,7 @@ from server.chat.service import ChatService
 from server.errors import BadRequestError
 from server.model_repo import resolve_model
 from server.prompts.base import Prompt
+from server.prompts.ending import PromptEnding
 from server.prompts.hf import HfPromptBuilder
 from server.settings import REPO_MODEL_DIR
 
@@ -24,9 +25,11 @@ class CountingBuilder(HfPromptBuilder):
 
     builds = 0
 
-    def build(self, messages: list[ChatMessage]) -> Prompt:
+    def build(
+        self, messages: list[ChatMessage], ending: PromptEnding = PromptEnding.GENERATION_PROMPT
+    ) -> Prompt:
         self.builds += 1
-        return super().build(messages)
+        return super().build(messages, ending)
 
 
 def test_image_parts_are_counted_before_the_prompt_is_built(tiny_checkpoint: Path) -> None:
