@@ -1,7 +1,7 @@
 """`python -m llava_demo train`: the paper's recipe in miniature, deterministic from a seed.
 
 0. the language model: a LLaMA pre-trained on the demo's text alone (our stand-in for Vicuna);
-1. the vision encoder: pre-trained to name each cell's colour and shape from its patch token
+1. the vision encoder: pre-trained to name each cell's colour, shape and place from its token
    (llava_demo/encoder_pretrain.py), on more scenes than the language side's, then frozen;
 2. stage 1, feature alignment: only the linear projector learns, on caption pairs;
 3. stage 2, end-to-end instruction tuning: projector and language model learn on the three
