@@ -8,18 +8,20 @@ import json
 import os
 import signal
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import psutil
 import pytest
 
-from tests.ops_support import CHAT_ROUTE, EVENT_TIMEOUT_S, frozen_engine, long_request
+from tests.ops_support import CHAT_ROUTE, EVENT_TIMEOUT_S, engine_core, long_request
 from tests.support.servers import RemoteServer
 
 
-def _events(server: RemoteServer, first: threading.Event) -> list[Any]:
-    """The stream's data events, parsed ([DONE] as the string); `first` set at the first."""
+def _events(server: RemoteServer, at_first: Callable[[], None]) -> list[Any]:
+    """The stream's data events, parsed ([DONE] as the string); `at_first` runs at the first,
+    on this thread, before the next line is read."""
     # 8 sequences of 400 tokens (room for the original-format template's system prompt in a
     # 512 context): seconds of engine work, so the stream is still going when the test freezes
     # the engine (one sequence of the tiny model was done in under a second).
@@ -31,7 +33,8 @@ def _events(server: RemoteServer, first: threading.Event) -> list[Any]:
             if line.startswith("data: "):
                 data = line.removeprefix("data: ")
                 events.append(data if data == "[DONE]" else json.loads(data))
-                first.set()
+                if len(events) == 1:
+                    at_first()
     return events
 
 
@@ -41,14 +44,24 @@ def test_a_stream_cut_by_a_group_wide_sigterm_ends_with_an_error(
     taken_server: RemoteServer,
 ) -> None:
     server = taken_server
+    # Found before the stream starts, the engine core is frozen (SIGSTOP) by the reader at the
+    # stream's first event: frozen then, it cannot finish the stream before the SIGTERM reaches
+    # it. (Frozen from the test's thread after a hand-off, a quiet machine's engine once did.)
+    core = engine_core(server.process.pid)
     first = threading.Event()
+
+    def freeze() -> None:
+        core.suspend()
+        first.set()
+
     result: list[list[Any]] = []
-    reader = threading.Thread(target=lambda: result.append(_events(server, first)))
+    reader = threading.Thread(target=lambda: result.append(_events(server, freeze)))
     reader.start()
     assert first.wait(EVENT_TIMEOUT_S), "the stream never started"
-    # Frozen, the engine cannot finish the stream before the signal reaches it.
-    with frozen_engine(server.process.pid):
+    try:
         os.killpg(server.process.pid, signal.SIGTERM)
+    finally:
+        core.resume()
     reader.join(EVENT_TIMEOUT_S)
     events = result[0]
     chunks = [event for event in events if isinstance(event, dict)]
