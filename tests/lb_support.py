@@ -30,10 +30,11 @@ STARTUP_TIMEOUT_S = 1200.0
 EVENT_TIMEOUT_S = 300.0
 API_KEY = "rolling-restart-key"
 CHAT_ROUTE = "/v1/chat/completions"
-# HAProxy asks every replica's /ready each second; two failures take it out, two successes
-# bring it back. The replicas' lame-duck period (lame_duck_s, 5 s by default) outlasts that.
-CHECK_INTERVAL_MS = 1000
+# HAProxy asks every replica's /ready twice a second; two failures take it out, two successes
+# bring it back. The replicas' lame-duck period outlasts that with room for a slow check.
+CHECK_INTERVAL_MS = 500
 CHECKS_TO_FLIP = 2
+LAME_DUCK_S = 3
 
 
 def free_port() -> int:
@@ -93,6 +94,7 @@ class Replica:
             "LLAVA_SERVE_PORT": str(self.port),
             "LLAVA_SERVE_METRICS_PORT": str(self.metrics_port),
             "LLAVA_SERVE_API_KEYS": API_KEY,
+            "LLAVA_SERVE_LAME_DUCK_S": str(LAME_DUCK_S),
         }
         command = [sys.executable, "-m", "server.cli", "serve"]
         with self.log_path.open("wb") as log:
@@ -131,14 +133,26 @@ class Replica:
             os.killpg(self.process.pid, signal.SIGKILL)
         return code
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
+
+    def stop(self) -> None:
+        """SIGTERM, a bounded wait for the drain, then nothing of the group is left."""
+        self.terminate()
+        if self.process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=60)
-        if self.process is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def stop_all(replicas: list[Replica]) -> None:
+    """All replicas drain at once: their lame-duck periods and drains overlap."""
+    for replica in replicas:
+        replica.terminate()
+    for replica in replicas:
+        replica.stop()
 
 
 HAPROXY_CONFIG = """\

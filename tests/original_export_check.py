@@ -1,8 +1,7 @@
 """Greedy tokens of one checkpoint on fixed prompts and images, through vLLM's offline engine.
 
 Run as `python -m tests.original_export_check original|hf MODEL_DIR PLACEHOLDER_ID [TOWER_DIR]`;
-prints one line `RESULT <json>`. A separate process per engine, since vLLM spawns processes
-and keeps global state.
+prints one line `RESULT <json>`. A separate process per engine, since vLLM keeps global state.
 """
 
 from __future__ import annotations

@@ -21,7 +21,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.lb_support import API_KEY, CHAT_ROUTE, HAProxy, Load, Replica, status_of, wait_for
+from tests.lb_support import (
+    API_KEY,
+    CHAT_ROUTE,
+    HAProxy,
+    Load,
+    Replica,
+    status_of,
+    stop_all,
+    wait_for,
+)
 
 # Four engine start-ups (two at once, then one restart per replica), on a 2-core machine.
 pytestmark = [pytest.mark.timeout(3600), pytest.mark.needs_server]
@@ -48,8 +57,7 @@ def cluster(
         yield balancer, replicas
     finally:
         balancer.stop()
-        for replica in replicas:
-            replica.stop()
+        stop_all(replicas)
 
 
 def under_load(
