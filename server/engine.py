@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import time
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 from vllm import SamplingParams
 from vllm.engine.arg_utils import AsyncEngineArgs
+from vllm.engine.protocol import EngineClient
+from vllm.entrypoints.generate.beam_search.online import BeamSearchOnlineMixin
 from vllm.exceptions import VLLMClientError
-from vllm.inputs import TokensPrompt
+from vllm.inputs import EngineInput, TokensPrompt
 from vllm.outputs import RequestOutput
-from vllm.sampling_params import StructuredOutputsParams
+from vllm.sampling_params import BeamSearchParams, StructuredOutputsParams
 from vllm.v1.engine.async_llm import AsyncLLM
 from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 
@@ -69,7 +73,7 @@ class Engine:
             await asyncio.sleep(WATCHDOG_POLL_S)
 
     async def generate(
-        self, request_id: str, prompt: TokensPrompt, params: SamplingParams
+        self, request_id: str, prompt: TokensPrompt | EngineInput, params: SamplingParams
     ) -> AsyncIterator[RequestOutput]:
         """Yields vLLM's outputs; the request is aborted in vLLM if the caller stops iterating."""
         self._live.add(request_id)
@@ -86,6 +90,21 @@ class Engine:
             raise _generate_error(error) from error
         finally:
             self._live.discard(request_id)
+
+    async def beam_search(
+        self, request_id: str, prompt: TokensPrompt, params: BeamSearchParams
+    ) -> AsyncIterator[RequestOutput]:
+        """vLLM's own beam search, the one `vllm serve` runs: one engine request per beam and
+        step (`{request_id}-...`), each through generate(), so aborts, errors and liveness are
+        those of any request. Yields one final output with a choice per beam, best first."""
+        try:
+            # Processed once (images included); each step's requests reuse it.
+            engine_input = await self._llm.renderer.process_for_engine_async(prompt, time.time())
+        except (ValueError, TypeError) as error:
+            raise BadRequestError(f"The engine rejected the request: {error}") from error
+        search = _BeamSearch(self, self._llm)
+        async for output in search.beam_search(engine_input, request_id, params):
+            yield output
 
     def check_structured_outputs(self, constraint: StructuredOutputsParams) -> None:
         """vLLM's own check of a constraint (the one its engine runs on each request, with its
@@ -111,6 +130,29 @@ class Engine:
     def shutdown(self) -> None:
         self._llm.shutdown()
         self._reaper.terminate()  # nothing left to watch: vLLM stopped its processes
+
+
+class _BeamSearch(BeamSearchOnlineMixin):  # type: ignore[misc]  # vLLM module, untyped here
+    """vLLM's online beam search over this engine. The mixin reads the tokenizer from a
+    renderer and sends its requests to an engine client: ours sends them through
+    Engine.generate."""
+
+    def __init__(self, engine: Engine, llm: AsyncLLM):
+        self.renderer = llm.renderer
+        self.engine_client = cast(EngineClient, _BeamSearchClient(engine, llm))
+
+
+class _BeamSearchClient:
+    """The two members of an engine client that the beam search uses."""
+
+    def __init__(self, engine: Engine, llm: AsyncLLM):
+        self._engine = engine
+        self.input_processor = llm.input_processor  # the search asks it about watermarking
+
+    def generate(
+        self, prompt: EngineInput, params: SamplingParams, request_id: str, **_: Any
+    ) -> AsyncIterator[RequestOutput]:
+        return self._engine.generate(request_id, prompt, params)
 
 
 def _generate_error(error: EngineGenerateError) -> ServingError:

@@ -107,3 +107,29 @@ def reference_prompt_logprobs(checkpoint_dir: Path, token_ids: list[int]) -> lis
         logits = model(input_ids=input_ids).logits[0].float()
     logprobs = torch.log_softmax(logits, dim=-1)
     return [float(logprobs[i - 1, token_ids[i]]) for i in range(1, len(token_ids))]
+
+
+def reference_beam_ids(
+    checkpoint_dir: Path,
+    messages: list[dict[str, Any]],
+    images: list[Image.Image],
+    beams: int,
+    max_new_tokens: int,
+) -> list[list[int]]:
+    """transformers' beam search: the `beams` best continuations, best first. The end of
+    sequence is a token like any other (eos_token_id=None; the server's request sets
+    ignore_eos), so every beam runs to max_new_tokens."""
+    model, processor = load_reference(checkpoint_dir)
+    prompt = render_prompt(checkpoint_dir, messages)
+    inputs = processor(images=images or None, text=prompt, return_tensors="pt")
+    with torch.inference_mode():
+        output = model.generate(
+            **inputs,
+            do_sample=False,
+            num_beams=beams,
+            num_return_sequences=beams,
+            max_new_tokens=max_new_tokens,
+            eos_token_id=None,
+        )
+    prompt_len = inputs["input_ids"].shape[1]
+    return [[int(token_id) for token_id in row[prompt_len:]] for row in output]

@@ -110,7 +110,8 @@ def test_typed_image_placeholder_is_plain_text(
         ("messages", [], ["messages"]),
         ("tools", [{"type": "function"}], ["'tools.0.function'", "Field required"]),
         ("response_format", {"type": "xml"}, ["'response_format'", "'xml'"]),
-        ("use_beam_search", True, ["Unsupported parameter", "'use_beam_search'"]),
+        ("chat_template", "{{ x }}", ["Unsupported parameter", "'chat_template'"]),
+        ("length_penalty", 99, ["length_penalty"]),
     ],
 )
 def test_bad_parameter_is_400(

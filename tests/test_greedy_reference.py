@@ -4,6 +4,7 @@ checkpoint (float32), images and conversation, token for token."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -12,6 +13,7 @@ from PIL import Image
 
 from tests.images import Messages, data_url, encode, scene, user_message
 from tests.reference_hf import (
+    reference_beam_ids,
     reference_greedy_ids,
     reference_prompt_length,
     reference_token_texts,
@@ -80,6 +82,53 @@ def test_served_greedy_tokens_equal_transformers(
     assert reply.usage.prompt_tokens == reference_prompt_length(
         tiny_checkpoint, to_hf_messages(messages), images
     )
+
+
+BEAMS = 3
+BEAM_TOKENS = 6
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_beam_search_equals_transformers(
+    stream: bool, client: openai.OpenAI, model_id: str, tiny_checkpoint: Path
+) -> None:
+    """vLLM's `use_beam_search`, as `vllm serve` takes it: the n beams, best first, are
+    transformers' num_beams search on the same checkpoint and picture, token for token."""
+    messages, images = case_non_square_with_system()
+    served = served_beams(client, model_id, messages, stream)
+    expected = reference_beam_ids(
+        tiny_checkpoint, to_hf_messages(messages), images, BEAMS, BEAM_TOKENS
+    )
+    assert [served[index] for index in range(BEAMS)] == expected
+    assert len({tuple(beam) for beam in expected}) == BEAMS
+
+
+def served_beams(
+    client: openai.OpenAI, model_id: str, messages: Messages, stream: bool
+) -> dict[int, list[int]]:
+    """Each beam's token ids (vLLM's return_token_ids), by choice index."""
+    extra = {"use_beam_search": True, "ignore_eos": True, "return_token_ids": True}
+    request = client.chat.completions.create
+    choices: list[Any] = []
+    if stream:
+        for chunk in request(
+            model=model_id,
+            messages=messages,
+            max_tokens=BEAM_TOKENS,
+            n=BEAMS,
+            stream=True,
+            extra_body=extra,
+        ):
+            choices += chunk.choices
+    else:
+        reply = request(
+            model=model_id, messages=messages, max_tokens=BEAM_TOKENS, n=BEAMS, extra_body=extra
+        )
+        choices = list(reply.choices)
+    served: dict[int, list[int]] = {}
+    for choice in choices:
+        served.setdefault(choice.index, []).extend((choice.model_extra or {}).get("token_ids", []))
+    return served
 
 
 def test_answers_depend_on_the_image(client: openai.OpenAI, model_id: str) -> None:

@@ -366,10 +366,10 @@ def test_nulls_developer_and_ignored_fields(base_url: str, model_id: str) -> Non
 
 
 def test_everything_refused_is_named_in_one_message(base_url: str, model_id: str) -> None:
-    body = {"model": model_id, "messages": question(), "use_beam_search": True, "audio": {}}
+    body = {"model": model_id, "messages": question(), "kv_transfer_params": {}, "audio": {}}
     reply = httpx.post(f"{base_url}/v1/chat/completions", json=body, timeout=60)
     assert reply.status_code == 400
-    assert "'use_beam_search', 'audio'" in reply.json()["error"]["message"]
+    assert "'kv_transfer_params', 'audio'" in reply.json()["error"]["message"]
 
 
 def test_prompt_tokens_details_and_tokenize(
@@ -416,6 +416,24 @@ def test_vllm_extra_fields(client: openai.OpenAI, model_id: str) -> None:
     assert len(body["prompt_token_ids"]) == reply.usage.prompt_tokens
     assert len(body["prompt_logprobs"]) == reply.usage.prompt_tokens
     assert body["prompt_logprobs"][0] is None
+    streamed = client.chat.completions.create(
+        model=model_id,
+        messages=question(),
+        max_tokens=5,
+        logit_bias={str(forced_token): 100},
+        stream=True,
+        extra_body={"return_token_ids": True},
+    )
+    chunks = [chunk.model_dump() for chunk in streamed]
+    assert chunks[0]["prompt_token_ids"] == body["prompt_token_ids"]  # on the first chunk only
+    assert all("prompt_token_ids" not in chunk for chunk in chunks[1:])
+    new_tokens = [
+        token
+        for chunk in chunks
+        for choice in chunk["choices"]
+        for token in choice.get("token_ids") or []
+    ]
+    assert new_tokens == [forced_token] * 5
     stopped = client.chat.completions.create(
         model=model_id,
         messages=question(),

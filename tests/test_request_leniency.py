@@ -80,8 +80,8 @@ def test_fields_that_change_nothing_are_accepted() -> None:
 
 
 def test_every_unsupported_field_is_named_in_one_message() -> None:
-    error = refusal(base(use_beam_search=True, audio={"voice": "x"}, store=False))
-    assert "'use_beam_search', 'audio'" in error["message"]
+    error = refusal(base(chat_template_kwargs={}, audio={"voice": "x"}, store=False))
+    assert "'chat_template_kwargs', 'audio'" in error["message"]
     assert error["code"] == "unsupported_parameter"
 
 

@@ -32,8 +32,17 @@ def test_stop_as_string_or_list() -> None:
 
 
 def test_unsupported_field_is_refused() -> None:
-    with pytest.raises(ValidationError, match="use_beam_search"):
-        request(use_beam_search=True)
+    with pytest.raises(ValidationError, match="chat_template_kwargs"):
+        request(chat_template_kwargs={})
+
+
+def test_beam_search_refuses_every_field_it_would_not_apply_at_once() -> None:
+    with pytest.raises(ValidationError) as refusal:
+        request(use_beam_search=True, top_p=0.5, stop="x", logprobs=True, min_tokens=2)
+    assert "use_beam_search does not apply top_p, stop, min_tokens, logprobs" in str(refusal.value)
+    # Neutral values, as clients send by default, are not refused.
+    neutral = request(use_beam_search=True, n=2, top_p=1.0, presence_penalty=0, stop=[])
+    assert neutral.use_beam_search and neutral.length_penalty == 1.0
 
 
 @pytest.mark.parametrize(

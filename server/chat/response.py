@@ -234,17 +234,34 @@ def role_choices(n: int) -> list[ChunkChoice]:
     return [delta_choice(index, {"role": "assistant", "content": ""}) for index in range(n)]
 
 
+def first_chunk(
+    header: ResponseHeader, output: RequestOutput, choices: int, options: ChoiceOptions
+) -> ChatCompletionChunk:
+    """The role of each choice; with return_token_ids, the prompt's token ids, as vLLM's."""
+    payload = chunk(header, role_choices(choices))
+    if options.return_token_ids:
+        payload["prompt_token_ids"] = list(output.prompt_token_ids or ())
+    return payload
+
+
 def stream_choices(
-    output: RequestOutput, logprobs: LogprobsOptions | None, start: AnswerStart | None = None
+    output: RequestOutput,
+    logprobs: LogprobsOptions | None,
+    start: AnswerStart | None = None,
+    return_token_ids: bool = False,
 ) -> list[ChunkChoice]:
-    """The choices of one DELTA output: new text (and logprobs), and finish reasons."""
+    """The choices of one DELTA output: new text (and logprobs, and with return_token_ids
+    its tokens' ids), and finish reasons."""
     text = (start or AnswerStart(strip=False)).text
     choices = []
     for completion in output.outputs:
         if completion.text or completion.token_ids:
             content = _choice_logprobs(completion, logprobs)
             delta: Delta = {"content": text(completion.index, completion.text)}
-            choices.append(delta_choice(completion.index, delta, None, content))
+            choice = delta_choice(completion.index, delta, None, content)
+            if return_token_ids:
+                choice["token_ids"] = list(completion.token_ids)
+            choices.append(choice)
         if completion.finish_reason is not None:
             choices.append(delta_choice(completion.index, {}, completion.finish_reason))
     return choices

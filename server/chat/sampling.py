@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from vllm import SamplingParams
-from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
+from vllm.sampling_params import BeamSearchParams, RequestOutputKind, StructuredOutputsParams
 
 from server.chat.schemas import ChatCompletionRequest
 from server.errors import BadRequestError
@@ -45,21 +45,46 @@ def completion_budget(
     return requested
 
 
+def generation_params(
+    request: ChatCompletionRequest,
+    spec: ModelSpec,
+    max_tokens: int,
+    constraint: StructuredOutputsParams | None = None,
+) -> SamplingParams | BeamSearchParams:
+    """Beam search's parameters when the request asks for it, else sampling's."""
+    if request.use_beam_search:
+        return beam_search_params(request, spec, max_tokens)
+    return sampling_params(request, spec, max_tokens, constraint)
+
+
+def beam_search_params(
+    request: ChatCompletionRequest, spec: ModelSpec, max_tokens: int
+) -> BeamSearchParams:
+    """`n` beams, as vLLM's server takes them; the schema refused what the search ignores."""
+    _check_n(request, spec)
+    return BeamSearchParams(
+        beam_width=request.n,
+        max_tokens=max_tokens,
+        ignore_eos=request.ignore_eos,
+        temperature=_temperature(request, spec),
+        length_penalty=request.length_penalty,
+        include_stop_str_in_output=request.include_stop_str_in_output,
+        skip_special_tokens=request.skip_special_tokens,
+    )
+
+
 def sampling_params(
     request: ChatCompletionRequest,
     spec: ModelSpec,
     max_tokens: int,
     constraint: StructuredOutputsParams | None = None,
 ) -> SamplingParams:
-    if request.n > spec.limits.max_n:
-        raise BadRequestError(
-            f"n is {request.n}; at most {spec.limits.max_n} is allowed.", param="n"
-        )
+    _check_n(request, spec)
     defaults = spec.sampling
     top_k = request.top_k if request.top_k is not None else defaults.top_k
     return SamplingParams(
         n=request.n,
-        temperature=defaults.temperature if request.temperature is None else request.temperature,
+        temperature=_temperature(request, spec),
         top_p=defaults.top_p if request.top_p is None else request.top_p,
         top_k=top_k if top_k is not None and top_k > 0 else 0,
         seed=request.seed,
@@ -75,6 +100,17 @@ def sampling_params(
         logit_bias=_logit_bias(request.logit_bias),
         **_vllm_extras(request),
     )
+
+
+def _check_n(request: ChatCompletionRequest, spec: ModelSpec) -> None:
+    if request.n > spec.limits.max_n:
+        raise BadRequestError(
+            f"n is {request.n}; at most {spec.limits.max_n} is allowed.", param="n"
+        )
+
+
+def _temperature(request: ChatCompletionRequest, spec: ModelSpec) -> float:
+    return spec.sampling.temperature if request.temperature is None else request.temperature
 
 
 def _logit_bias(bias: dict[str, float] | None) -> dict[int, float] | None:

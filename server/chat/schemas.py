@@ -192,6 +192,10 @@ class ChatCompletionRequest(RequestModel):
     # Salts this request's prefix-cache entries: only requests with the same salt share them,
     # so one tenant cannot learn from cache hits what another's prompts begin with.
     cache_salt: str | None = Field(None, min_length=1, max_length=MAX_NAME_CHARS)
+    # vLLM's beam search: `n` beams, the best first; length_penalty weighs a beam's length in
+    # its score (ignored without beam search, as vLLM ignores it).
+    use_beam_search: bool = False
+    length_penalty: Float = Field(1.0, ge=-10, le=10)
 
     @model_validator(mode="after")
     def _consistent(self) -> ChatCompletionRequest:
@@ -214,7 +218,41 @@ class ChatCompletionRequest(RequestModel):
             )
         if self.priority != 0:
             raise ValueError("priority must be 0: this server schedules first come, first served")
+        if self.use_beam_search and (ignored := self._fields_beam_search_ignores()):
+            raise ValueError(
+                f"use_beam_search does not apply {', '.join(ignored)}: the search ranks beams "
+                "by the model's own log-probabilities, without sampling filters, penalties, "
+                "stops or constraints (vLLM's server would ignore them silently)"
+            )
         return self
+
+    def _fields_beam_search_ignores(self) -> list[str]:
+        """The fields, set to something other than their neutral value, that beam search would
+        not honour."""
+        constrained_format = self.response_format is not None and (
+            self.response_format.type != "text"
+        )
+        applied = {
+            "top_p": self.top_p not in (None, 1.0),
+            "top_k": self.top_k not in (None, 0, -1),
+            "min_p": self.min_p not in (None, 0.0),
+            "stop": bool(self.stop_sequences),
+            "stop_token_ids": bool(self.stop_token_ids),
+            "presence_penalty": self.presence_penalty != 0,
+            "frequency_penalty": self.frequency_penalty != 0,
+            "repetition_penalty": self.repetition_penalty not in (None, 1.0),
+            "logit_bias": bool(self.logit_bias),
+            "min_tokens": self.min_tokens > 0,
+            "bad_words": bool(self.bad_words),
+            "allowed_token_ids": self.allowed_token_ids is not None,
+            "response_format": constrained_format,
+            "structured_outputs": self.structured_outputs is not None,
+            "tool_choice": self.effective_tool_choice not in ("none", "auto"),
+            "prompt_logprobs": self.prompt_logprobs is not None,
+            # The search keeps each step's candidates, not the answer's top_logprobs.
+            "logprobs": self.logprobs,
+        }
+        return [name for name, is_applied in applied.items() if is_applied]
 
     @field_validator("tool_choice")
     @classmethod

@@ -11,13 +11,15 @@ from typing import Any, TypeVar
 from vllm import SamplingParams
 from vllm.inputs import TokensPrompt
 from vllm.outputs import RequestOutput
+from vllm.sampling_params import BeamSearchParams
 
 from server import metrics
 from server.chat import response
+from server.chat.answer_start import AnswerStart
 from server.chat.constraints import request_constraint, tool_reader
 from server.chat.messages import echoed_text, template_messages
 from server.chat.prompt_workers import PromptWorkers
-from server.chat.sampling import completion_budget, sampling_params
+from server.chat.sampling import completion_budget, generation_params
 from server.chat.schemas import ChatCompletionRequest, ImagePart
 from server.chat.text_budget import (
     max_text_chars,
@@ -26,7 +28,7 @@ from server.chat.text_budget import (
 )
 from server.chat.token_bytes import TokenBytes, token_id_spelling
 from server.chat.tokenize import TokenizeRequest, expand_images, tokenize_response
-from server.chat.wire import ChatCompletion
+from server.chat.wire import ChatCompletion, ChunkChoice
 from server.engine import Engine
 from server.errors import (
     BadRequestError,
@@ -56,12 +58,18 @@ class PreparedChat:
 
     header: response.ResponseHeader
     engine_prompt: TokensPrompt
-    params: SamplingParams
+    params: SamplingParams | BeamSearchParams
     logprobs: response.LogprobsOptions | None
     include_usage: bool
     image_tokens: int = 0
     started: float = 0.0  # wall-clock (time.time()), as vLLM's arrival_time, for TTFT
     options: response.ChoiceOptions = field(default_factory=response.ChoiceOptions)
+
+    @property
+    def choices(self) -> int:
+        """How many answers: `n` samples, or `n` beams."""
+        params = self.params
+        return int(params.beam_width if isinstance(params, BeamSearchParams) else params.n)
 
 
 class ChatService:
@@ -114,14 +122,16 @@ class ChatService:
         params ask); records the request's metrics once the engine has finished it."""
         prompt_tokens, completion_tokens = 0, 0
         output: RequestOutput | None = None
-        request_id = prepared.header.id
-        async for output in self._engine.generate(
-            request_id, prepared.engine_prompt, prepared.params
-        ):
+        async for output in self._outputs(prepared):
             prompt_tokens = len(output.prompt_token_ids or ()) or prompt_tokens
             completion_tokens += sum(len(item.token_ids) for item in output.outputs)
             yield output
         _record(prepared, prompt_tokens, completion_tokens, output)
+
+    def _outputs(self, chat: PreparedChat) -> AsyncIterator[RequestOutput]:
+        if isinstance(chat.params, BeamSearchParams):
+            return self._engine.beam_search(chat.header.id, chat.engine_prompt, chat.params)
+        return self._engine.generate(chat.header.id, chat.engine_prompt, chat.params)
 
     async def prepare(self, request: ChatCompletionRequest, request_id: str) -> PreparedChat:
         started = time.time()
@@ -136,7 +146,7 @@ class ChatService:
         prompt = await self._prompt_workers.build(messages, ending)
         max_tokens = completion_budget(request, self._spec, prompt, self._engine.max_model_len)
         constraint = request_constraint(request, self._constraint_check)
-        params = sampling_params(request, self._spec, max_tokens, constraint)
+        params = generation_params(request, self._spec, max_tokens, constraint)
         images = await self._media.load_all(prompt.image_urls)
         engine_prompt = build_engine_prompt(prompt.token_ids, images, request.cache_salt)
         header = response.ResponseHeader(request_id, int(time.time()), self.served_model_name)
@@ -188,7 +198,7 @@ class ChatService:
 
     async def complete(self, chat: PreparedChat) -> ChatCompletion:
         final: RequestOutput | None = None
-        async for output in self._engine.generate(chat.header.id, chat.engine_prompt, chat.params):
+        async for output in self._outputs(chat):
             final = output
         if final is None:
             raise ServingError("The engine returned no output.")
@@ -207,24 +217,21 @@ class ChatService:
         last: RequestOutput | None = None
         reader = chat.options.tools
         tool_streams = (
-            {index: ToolCallStream(reader) for index in range(chat.params.n)} if reader else {}
+            {index: ToolCallStream(reader) for index in range(chat.choices)} if reader else {}
         )
         start = chat.options.answer_start()
         try:
-            async for output in self._engine.generate(header.id, chat.engine_prompt, chat.params):
+            async for output in self._outputs(chat):
                 if not prompt_tokens:
                     # The role chunk goes out with the first token, as OpenAI's and vLLM's do:
                     # a first chunk before any token would make clients' TTFT meaningless.
-                    yield response.sse(response.chunk(header, response.role_choices(chat.params.n)))
+                    first = response.first_chunk(header, output, chat.choices, chat.options)
+                    yield response.sse(first)
                 _refuse_if_cut(output)
                 prompt_tokens = len(output.prompt_token_ids or ())
                 completion_tokens += sum(len(item.token_ids) for item in output.outputs)
                 last = output
-                if tool_streams:
-                    choices = response.tool_stream_choices(output, tool_streams)
-                else:
-                    choices = response.stream_choices(output, chat.logprobs, start)
-                for choice in choices:
+                for choice in _chunk_choices(chat, output, tool_streams, start):
                     yield response.sse(response.chunk(header, [choice]))
             _record(chat, prompt_tokens, completion_tokens, output)
             if chat.include_usage:
@@ -242,6 +249,18 @@ class ChatService:
             return
         yield response.sse(serving_error_body(failure))
         yield response.SSE_DONE
+
+
+def _chunk_choices(
+    chat: PreparedChat,
+    output: RequestOutput,
+    tool_streams: dict[int, ToolCallStream],
+    start: AnswerStart,
+) -> list[ChunkChoice]:
+    """One delta output's choices: tool-call events when tools may be called, else text."""
+    if tool_streams:
+        return response.tool_stream_choices(output, tool_streams)
+    return response.stream_choices(output, chat.logprobs, start, chat.options.return_token_ids)
 
 
 def build_engine_prompt(

@@ -103,6 +103,7 @@ class ChunkChoice(TypedDict):
     delta: Delta
     logprobs: ChoiceLogprobs | None
     finish_reason: str | None
+    token_ids: NotRequired[list[int]]  # vLLM's return_token_ids: this chunk's new tokens
 
 
 class ChatCompletionChunk(TypedDict):
@@ -112,3 +113,4 @@ class ChatCompletionChunk(TypedDict):
     model: str
     choices: list[ChunkChoice]
     usage: NotRequired[CompletionUsage]  # only on the last chunk, when include_usage is asked
+    prompt_token_ids: NotRequired[list[int]]  # vLLM's return_token_ids: on the first chunk
