@@ -19,22 +19,21 @@ from tests.ops_support import CHAT_ROUTE, EVENT_TIMEOUT_S, engine_core, long_req
 from tests.support.servers import RemoteServer
 
 
-def _events(server: RemoteServer, at_first: Callable[[], None]) -> list[Any]:
-    """The stream's data events, parsed ([DONE] as the string); `at_first` runs at the first,
-    on this thread, before the next line is read."""
+def _events(server: RemoteServer, at_start: Callable[[], None]) -> list[Any]:
+    """The stream's data events, parsed ([DONE] as the string); `at_start` runs once the
+    status line is in (the request is admitted, the stream has begun)."""
     # 8 sequences of 400 tokens (room for the original-format template's system prompt in a
-    # 512 context): seconds of engine work, so the stream is still going when the test freezes
-    # the engine (one sequence of the tiny model was done in under a second).
+    # 512 context).
     body = long_request(server.settings["model"], stream=True, max_tokens=400)
     events: list[Any] = []
     url = f"{server.url}{CHAT_ROUTE}"
     with httpx.stream("POST", url, json=body, timeout=EVENT_TIMEOUT_S) as reply:
+        assert reply.status_code == 200
+        at_start()
         for line in reply.iter_lines():
             if line.startswith("data: "):
                 data = line.removeprefix("data: ")
                 events.append(data if data == "[DONE]" else json.loads(data))
-                if len(events) == 1:
-                    at_first()
     return events
 
 
@@ -44,21 +43,17 @@ def test_a_stream_cut_by_a_group_wide_sigterm_ends_with_an_error(
     taken_server: RemoteServer,
 ) -> None:
     server = taken_server
-    # Found before the stream starts, the engine core is frozen (SIGSTOP) by the reader at the
-    # stream's first event: frozen then, it cannot finish the stream before the SIGTERM reaches
-    # it. (Frozen from the test's thread after a hand-off, a quiet machine's engine once did.)
+    # The engine core is frozen (SIGSTOP) before the request is sent, so it cannot finish the
+    # stream before the SIGTERM reaches it. (Frozen at the stream's first event, it once had:
+    # a busy API process read the engine's outputs long after the engine had computed them.)
     core = engine_core(server.process.pid)
-    first = threading.Event()
-
-    def freeze() -> None:
-        core.suspend()
-        first.set()
-
+    core.suspend()
+    started = threading.Event()
     result: list[list[Any]] = []
-    reader = threading.Thread(target=lambda: result.append(_events(server, freeze)))
+    reader = threading.Thread(target=lambda: result.append(_events(server, started.set)))
     reader.start()
-    assert first.wait(EVENT_TIMEOUT_S), "the stream never started"
     try:
+        assert started.wait(EVENT_TIMEOUT_S), "the stream never started"
         os.killpg(server.process.pid, signal.SIGTERM)
     finally:
         core.resume()
