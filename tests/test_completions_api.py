@@ -206,6 +206,31 @@ def test_tokens_as_token_ids_in_both_apis(client: openai.OpenAI, model_id: str) 
     assert all(token.startswith("token_id:") for token in logprobs.tokens)
 
 
+def test_logit_bias_and_vllm_sampling_fields(client: openai.OpenAI, model_id: str) -> None:
+    """OpenAI's logit_bias and vLLM's sampling fields, as chat takes them."""
+    forced = 500
+    extra = {"return_tokens_as_token_ids": True, "min_tokens": 5}
+    reply = client.completions.create(
+        model=model_id,
+        prompt="Once upon a time",
+        max_tokens=5,
+        logprobs=0,
+        logit_bias={str(forced): 100},
+        extra_body=extra,
+    )
+    logprobs = reply.choices[0].logprobs
+    assert logprobs is not None and logprobs.tokens == [f"token_id:{forced}"] * 5
+    stopped = client.completions.create(
+        model=model_id,
+        prompt="Once upon a time",
+        max_tokens=5,
+        logit_bias={str(forced): 100},
+        extra_body={"stop_token_ids": [forced]},
+    )
+    assert stopped.choices[0].finish_reason == "stop"
+    assert stopped.usage is not None and stopped.usage.completion_tokens == 1
+
+
 def test_truncate_prompt_tokens_keeps_the_prompts_end(client: openai.OpenAI, model_id: str) -> None:
     """vLLM's truncate_prompt_tokens: only the last k tokens are the prompt, so text longer
     than the context is answered, and echo sends back what was kept."""

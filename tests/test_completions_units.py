@@ -41,7 +41,6 @@ def test_explicit_nulls_mean_the_defaults() -> None:
         ({"prompt": ["x"] * 65}, "1 to 64 prompts"),
         ({"max_tokens": 0}, "needs echo"),
         ({"suffix": "x", "best_of": 2}, "best_of other than n, suffix"),
-        ({"logit_bias": {"5": 1.0}}, "logit_bias"),
         ({"prompt": ["x"] * 10, "n": 13}, "prompts x n"),
         ({"stream_options": {"include_usage": True}}, "only allowed when stream"),
         ({"truncate_prompt_tokens": 0}, "-1 \\(the context\\) or at least 1"),

@@ -324,10 +324,9 @@ def tools_text() -> str:
     return "\n".join(lines)
 
 
-def tokenize(base_url: str, model_id: str, messages: list[Any]) -> dict[str, Any]:
-    reply = httpx.post(
-        f"{base_url}/tokenize", json={"model": model_id, "messages": messages}, timeout=60
-    )
+def tokenize(base_url: str, model_id: str, messages: list[Any], **fields: Any) -> dict[str, Any]:
+    request = {"model": model_id, "messages": messages, **fields}
+    reply = httpx.post(f"{base_url}/tokenize", json=request, timeout=60)
     assert reply.status_code == 200, reply.text
     body: dict[str, Any] = reply.json()
     return body
@@ -398,6 +397,29 @@ def test_prompt_tokens_details_and_tokenize(
     usage = [chunk.usage for chunk in streamed if chunk.usage]
     assert usage and usage[0].prompt_tokens_details is not None
     assert usage[0].prompt_tokens_details.model_dump()["image_tokens"] == 32
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        {"add_generation_prompt": False},
+        {"add_generation_prompt": False, "continue_final_message": True},
+    ],
+    ids=["no generation prompt", "continue final message"],
+)
+def test_tokenize_ends_the_prompt_as_chat_does(
+    ending: dict[str, bool], client: openai.OpenAI, model_id: str, base_url: str
+) -> None:
+    messages = [*question(), {"role": "assistant", "content": "It is a"}]
+    counted = tokenize(base_url, model_id, messages, **ending)
+    reply = client.chat.completions.create(
+        model=model_id,
+        messages=messages,
+        max_tokens=1,
+        extra_body={**ending, "return_token_ids": True},
+    )
+    assert counted["tokens"] == reply.model_dump()["prompt_token_ids"]
+    assert counted["count"] != tokenize(base_url, model_id, messages[:-1])["count"]
 
 
 def test_vllm_extra_fields(client: openai.OpenAI, model_id: str) -> None:

@@ -11,6 +11,7 @@ from server.chat.schemas import ChatCompletionRequest
 from server.errors import BadRequestError
 from server.model_repo import ModelSpec
 from server.prompts.base import Prompt
+from server.vllm_sampling import sampling_extras
 
 
 def completion_budget(
@@ -92,12 +93,10 @@ def sampling_params(
         presence_penalty=request.presence_penalty,
         frequency_penalty=request.frequency_penalty,
         max_tokens=max_tokens,
-        ignore_eos=request.ignore_eos,
         logprobs=(request.top_logprobs or 0) if request.logprobs else None,
         # Streams want each new piece once; a full response wants only the final state.
         output_kind=RequestOutputKind.DELTA if request.stream else RequestOutputKind.FINAL_ONLY,
         structured_outputs=constraint,
-        logit_bias=_logit_bias(request.logit_bias),
         **_vllm_extras(request),
     )
 
@@ -113,39 +112,9 @@ def _temperature(request: ChatCompletionRequest, spec: ModelSpec) -> float:
     return spec.sampling.temperature if request.temperature is None else request.temperature
 
 
-def _logit_bias(bias: dict[str, float] | None) -> dict[int, float] | None:
-    """OpenAI's token-id strings -> ints; vLLM checks the ids against the vocabulary."""
-    if not bias:
-        return None
-    try:
-        parsed = {int(token): float(value) for token, value in bias.items()}
-    except ValueError as error:
-        raise BadRequestError(
-            "logit_bias maps token ids (integers, as strings) to biases.", param="logit_bias"
-        ) from error
-    if any(not -100 <= value <= 100 for value in parsed.values()):
-        raise BadRequestError("logit_bias values must be from -100 to 100.", param="logit_bias")
-    return parsed
-
-
 def _vllm_extras(request: ChatCompletionRequest) -> dict[str, Any]:
-    """vLLM's own request fields, passed through as `vllm serve` passes them."""
-    extras: dict[str, Any] = {
-        "min_tokens": request.min_tokens,
-        "skip_special_tokens": request.skip_special_tokens,
-        "spaces_between_special_tokens": request.spaces_between_special_tokens,
-        "include_stop_str_in_output": request.include_stop_str_in_output,
-    }
-    if request.min_p is not None:
-        extras["min_p"] = request.min_p
-    if request.repetition_penalty is not None:
-        extras["repetition_penalty"] = request.repetition_penalty
-    if request.stop_token_ids:
-        extras["stop_token_ids"] = request.stop_token_ids
-    if request.bad_words:
-        extras["bad_words"] = request.bad_words
-    if request.allowed_token_ids:
-        extras["allowed_token_ids"] = request.allowed_token_ids
+    """The shared fields (server/vllm_sampling.py) and chat's prompt_logprobs."""
+    extras = sampling_extras(request)
     if request.prompt_logprobs is not None:
         extras["prompt_logprobs"] = request.prompt_logprobs
     return extras

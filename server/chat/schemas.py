@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BeforeValidator,
     Field,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from server.prompts.ending import PromptEnding
-from server.request_model import RequestModel
+from server.prompts.ending import PromptEnding, ending_of
+from server.request_model import Float, Int, RequestModel, Text, valid_unicode
 from server.structured.formats import ResponseFormat, VllmStructuredOutputs
 from server.tools.schemas import (
     MAX_TOOL_CALLS,
@@ -24,6 +23,7 @@ from server.tools.schemas import (
     ToolChoice,
     check_tool_choice,
 )
+from server.vllm_sampling import VllmSamplingFields
 
 MAX_STOP_SEQUENCES = 4
 MAX_TOP_LOGPROBS = 20
@@ -35,38 +35,6 @@ MAX_STOP_CHARS = 256
 MAX_N = 128
 MAX_NAME_CHARS = 256
 MAX_TOKENS = 1_000_000
-MAX_STOP_TOKEN_IDS = 64
-
-_T = TypeVar("_T")
-
-
-def _valid_unicode(value: _T) -> _T:
-    """JSON may carry a lone UTF-16 surrogate ("\\ud800"), which no tokenizer can encode.
-    Checks a text, or each text (or text part) of a list."""
-    for item in value if isinstance(value, list) else [value]:
-        text = item if isinstance(item, str) else getattr(item, "text", None)
-        if not isinstance(text, str):
-            continue
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise ValueError(
-                f"the text holds a lone UTF-16 surrogate at position {error.start}; "
-                "it is not valid Unicode"
-            ) from None
-    return value
-
-
-def _not_a_boolean(value: object) -> object:
-    """JSON true is not the number 1 (pydantic's lax mode would take it as one)."""
-    if isinstance(value, bool):
-        raise ValueError("a number is expected, not a boolean")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_valid_unicode)]
-Int = Annotated[int, BeforeValidator(_not_a_boolean)]
-Float = Annotated[float, BeforeValidator(_not_a_boolean)]
 
 
 class ImageURL(RequestModel):
@@ -92,7 +60,7 @@ ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 
 class ChatMessage(RequestModel):
     role: Literal["system", "user", "assistant"]
-    content: Annotated[str | list[ContentPart], AfterValidator(_valid_unicode)]
+    content: Annotated[str | list[ContentPart], AfterValidator(valid_unicode)]
     name: Text | None = Field(None, max_length=MAX_NAME_CHARS)
 
     @model_validator(mode="after")
@@ -112,7 +80,7 @@ class InputMessage(RequestModel):
     assistant tool calls; server/chat/messages.py turns these into template ChatMessages."""
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: Annotated[str | list[ContentPart] | None, AfterValidator(_valid_unicode)] = None
+    content: Annotated[str | list[ContentPart] | None, AfterValidator(valid_unicode)] = None
     name: Text | None = Field(None, max_length=MAX_NAME_CHARS)
     tool_calls: list[ToolCall] | None = Field(None, max_length=MAX_TOOL_CALLS)
     tool_call_id: Text | None = Field(None, max_length=MAX_NAME_CHARS)
@@ -137,7 +105,7 @@ class StreamOptions(RequestModel):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(RequestModel):
+class ChatCompletionRequest(RequestModel, VllmSamplingFields):
     model: Text = Field(max_length=MAX_NAME_CHARS)
     messages: list[InputMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     max_tokens: Int | None = Field(None, ge=1, le=MAX_TOKENS)
@@ -146,7 +114,7 @@ class ChatCompletionRequest(RequestModel):
     top_p: Float | None = Field(None, gt=0, le=1)
     top_k: Int | None = Field(None, ge=-1, le=MAX_TOKENS)
     seed: Int | None = Field(None, ge=-(2**63), le=2**63 - 1)
-    stop: Annotated[str | list[str] | None, AfterValidator(_valid_unicode)] = None
+    stop: Annotated[str | list[str] | None, AfterValidator(valid_unicode)] = None
     n: Int = Field(1, ge=1, le=MAX_N)
     presence_penalty: Float = Field(0.0, ge=-2, le=2)
     frequency_penalty: Float = Field(0.0, ge=-2, le=2)
@@ -159,7 +127,6 @@ class ChatCompletionRequest(RequestModel):
     tools: list[Tool] | None = Field(None, max_length=MAX_TOOLS)
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool = True
-    logit_bias: dict[str, Float] | None = None
     # Accepted and ignored: they do not change the output (README "Chat completions fields").
     store: Literal[False] | None = None
     metadata: dict[str, str] | None = None
@@ -168,17 +135,8 @@ class ChatCompletionRequest(RequestModel):
     prompt_cache_key: str | None = Field(None, max_length=MAX_NAME_CHARS)
     prompt_cache_retention: Literal["in_memory", "24h"] | None = None  # vLLM caches by prefix
     modalities: list[Literal["text"]] | None = None
-    # vLLM's extensions, as `vllm serve` takes them.
-    ignore_eos: bool = False
-    min_p: Float | None = Field(None, ge=0, le=1)
-    repetition_penalty: Float | None = Field(None, gt=0, le=10)
-    min_tokens: Int = Field(0, ge=0, le=MAX_TOKENS)
-    stop_token_ids: list[Int] | None = Field(None, max_length=MAX_STOP_TOKEN_IDS)
-    skip_special_tokens: bool = True
-    spaces_between_special_tokens: bool = True
-    include_stop_str_in_output: bool = False
-    bad_words: list[str] | None = Field(None, max_length=MAX_STOP_TOKEN_IDS)
-    allowed_token_ids: list[int] | None = None
+    # vLLM's extensions, as `vllm serve` takes them (its sampling extras and logit_bias come
+    # with VllmSamplingFields).
     return_token_ids: bool = False
     return_tokens_as_token_ids: bool = False  # logprobs' tokens spelt "token_id:N"
     # How the prompt ends (server/prompts/ending.py), and echo: the final message's
@@ -211,11 +169,7 @@ class ChatCompletionRequest(RequestModel):
             raise ValueError(f"stop sequences may be at most {MAX_STOP_CHARS} characters long")
         if self.structured_outputs is not None and self.response_format is not None:
             raise ValueError("give response_format or structured_outputs, not both")
-        if self.continue_final_message and self.add_generation_prompt:
-            raise ValueError(
-                "continue_final_message needs add_generation_prompt set to false "
-                "(the final message is continued, no new one is opened)"
-            )
+        ending_of(self.add_generation_prompt, self.continue_final_message)  # both true?
         if self.priority != 0:
             raise ValueError("priority must be 0: this server schedules first come, first served")
         if self.use_beam_search and (ignored := self._fields_beam_search_ignores()):
@@ -262,11 +216,7 @@ class ChatCompletionRequest(RequestModel):
 
     @property
     def prompt_ending(self) -> PromptEnding:
-        if self.continue_final_message:
-            return PromptEnding.CONTINUE
-        if self.add_generation_prompt:
-            return PromptEnding.GENERATION_PROMPT
-        return PromptEnding.NONE
+        return ending_of(self.add_generation_prompt, self.continue_final_message)
 
     @property
     def effective_tool_choice(self) -> ToolChoice:

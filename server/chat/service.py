@@ -304,7 +304,8 @@ def _tokenize(
 ) -> dict[str, Any]:
     tokenizer = builder.tokenizer
     if request.messages is not None:
-        prompt = builder.build(template_messages(request.messages, request.tools or []))
+        messages = template_messages(request.messages, request.tools or [])
+        prompt = builder.build(messages, request.prompt_ending)
         ids = expand_images(prompt.token_ids, builder.image_token_id, prompt.tokens_per_image)
     else:
         add_special_tokens = request.add_special_tokens

@@ -8,6 +8,7 @@ from vllm.sampling_params import RequestOutputKind
 from server.completions.schemas import DEFAULT_MAX_TOKENS, CompletionRequest
 from server.errors import BadRequestError
 from server.model_repo import ModelSpec
+from server.vllm_sampling import sampling_extras
 
 
 def token_budget(
@@ -60,9 +61,9 @@ def sampling_params(request: CompletionRequest, spec: ModelSpec, max_tokens: int
         presence_penalty=request.presence_penalty or 0.0,
         frequency_penalty=request.frequency_penalty or 0.0,
         max_tokens=max_tokens,
-        ignore_eos=bool(request.ignore_eos),
         logprobs=request.logprobs,
         # echo with logprobs returns the prompt's too: vLLM computes them in the prefill.
         prompt_logprobs=request.logprobs if request.echo else None,
         output_kind=RequestOutputKind.DELTA if request.stream else RequestOutputKind.FINAL_ONLY,
+        **sampling_extras(request),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from server.chat.schemas import (
     MAX_N,
@@ -16,6 +16,8 @@ from server.chat.schemas import (
     MAX_TOP_LOGPROBS,
     StreamOptions,
 )
+from server.request_model import RequestModel
+from server.vllm_sampling import VllmSamplingFields
 
 # A batch of prompts is one request: bounded like chat's choices (prompts x n <= MAX_N).
 MAX_PROMPTS = 64
@@ -25,9 +27,7 @@ DEFAULT_MAX_TOKENS = 16
 TokenIds = list[int]
 
 
-class CompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CompletionRequest(RequestModel, VllmSamplingFields):
     model: str = Field(max_length=MAX_NAME_CHARS)
     prompt: str | list[str] | TokenIds | list[TokenIds]
     max_tokens: int | None = Field(None, ge=0, le=MAX_TOKENS)
@@ -47,9 +47,8 @@ class CompletionRequest(BaseModel):
     # OpenAI fields accepted only at their neutral value (they would change the output).
     best_of: int | None = Field(None, ge=1, le=MAX_N)
     suffix: str | None = None
-    logit_bias: dict[str, float] | None = None
-    # vLLM's extension, which its benchmark client sends: generate exactly max_tokens.
-    ignore_eos: bool | None = None
+    # vLLM's extensions, as `vllm serve` takes them (its sampling extras and logit_bias come
+    # with VllmSamplingFields; its benchmark client sends ignore_eos).
     return_tokens_as_token_ids: bool | None = None  # logprobs' tokens spelt "token_id:N"
     # vLLM's left truncation: only the prompt's last k tokens are used (-1: as many as the
     # context holds).
@@ -96,8 +95,6 @@ class CompletionRequest(BaseModel):
             refused.append("best_of other than n")
         if self.suffix:
             refused.append("suffix")
-        if self.logit_bias:
-            refused.append("logit_bias")
         return refused
 
     @property
