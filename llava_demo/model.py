@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Final
 
 import torch
+from tokenizers import Tokenizer
 from torch import nn
 from transformers import (
     CLIPVisionConfig,
@@ -86,14 +87,20 @@ def demo_corpus() -> list[str]:
 
 
 @functools.cache  # the same text trains the same tokenizer: runs in one process (tests) share it
-def build_tokenizer() -> PreTrainedTokenizerFast:
-    """A BPE tokenizer trained on the demo's own text; <s> first, as LLaMA's tokenizer does."""
+def _trained_bpe() -> str:
+    """The BPE tokenizer trained on the demo's own text, serialized (immutable, so sharing the
+    cached result cannot leak one caller's changes to another)."""
     with tempfile.TemporaryDirectory() as folder:
         corpus = Path(folder) / "corpus.txt"
         corpus.write_text("\n".join(demo_corpus()) + "\n", encoding="utf-8")
-        backend = train_bpe_tokenizer(corpus)
+        return str(train_bpe_tokenizer(corpus).to_str())
+
+
+def build_tokenizer() -> PreTrainedTokenizerFast:
+    """A BPE tokenizer trained on the demo's own text; <s> first, as LLaMA's tokenizer does.
+    A new object each call."""
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
+        tokenizer_object=Tokenizer.from_str(_trained_bpe()),
         bos_token=BOS_TOKEN,
         eos_token=EOS_TOKEN,
         unk_token=UNK_TOKEN,
