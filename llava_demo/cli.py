@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from llava_demo.instructions import STAGE2_KINDS
 from llava_demo.paths import DEMO_DIR
 from llava_demo.scenes import EVAL_SEED_BASE
 
@@ -32,7 +33,7 @@ def _add_train_command(commands: Any) -> None:
         "--stage2-weights",
         type=lambda text: tuple(float(part) for part in text.split(",")),
         default=None,
-        help="stage 2 batches of conversation,detail,reasoning,multi-turn, by weight: 2,1,2,1",
+        help=f"stage 2 batches of {','.join(STAGE2_KINDS)}, by weight, e.g. 2,1,2,1,0.5",
     )
     train.add_argument("--position-std", type=float, default=None, help="tower position init")
     train.add_argument("--text-hidden", type=int, default=None, help="decoder width (x head dim)")

@@ -27,10 +27,11 @@ class TrainConfig:
     batch_size: int = 24
     learning_rate: float = 3e-3  # the language model's pre-training and stage 1
     stage2_learning_rate: float = 1e-3  # 3e-3 plateaued at its peak (loss fell only as it fell)
-    # How often stage 2 draws a batch of each kind (STAGE2_KINDS order: the three types, then
-    # follow-up questions); each
-    # batch holds one type. 2:1:2 starved the descriptions (detail 93% -> 39%).
-    stage2_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)
+    # How often stage 2 draws a batch of each kind (STAGE2_KINDS order: the three types,
+    # follow-up questions, descriptions as JSON); each batch holds one kind. 2:1:2 starved
+    # the descriptions (detail 93% -> 39%). JSON descriptions restate what the text ones
+    # teach, in another form: half a share.
+    stage2_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 0.5)
     text_hidden: int = DemoShape().text_hidden  # a multiple of text_head_dim
     text_layers: int = DemoShape().text_layers
     text_head_dim: int = DemoShape().text_head_dim

@@ -6,6 +6,9 @@ Three response types (docs/demo-model.md lists every question form):
 - detail: "describe the image in detail" -> every object and where it is, in reading order;
 - reasoning: relations between objects (further left/right, higher/lower, what is above or
   below an object, how many objects are not of a shape).
+Plus "json", the detailed description asked for as JSON: the object count and each object's
+colour, shape and position, in the shape of llava_demo/structured_eval.py's "fields" schema, so
+that a client's json_schema finds the patterns the model learnt.
 Plus the stage-1 caption pairs (a brief instruction -> a short caption), and multi-turn
 conversations: follow-up questions about the same picture. Questions come in many phrasings
 (phrasings.py); answers are short and regular, so the ground truth can score them by their
@@ -14,6 +17,7 @@ colour, shape, count and position words.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +27,9 @@ from llava_demo.phrasings import TRAINING, Phrasebook, phrase, position_phrase, 
 from llava_demo.scenes import COLOURS, SHAPES, Scene, SceneObject
 
 RESPONSE_TYPES: Final = ("conversation", "detail", "reasoning")
-# What stage 2 trains on: the three types, and follow-up questions of any type.
-STAGE2_KINDS: Final = (*RESPONSE_TYPES, "multi-turn")
+# What stage 2 trains on: the three types, follow-up questions of any type, and descriptions
+# as JSON.
+STAGE2_KINDS: Final = (*RESPONSE_TYPES, "multi-turn", "json")
 NUMBERS: Final = ("zero", "one", "two", "three")
 BRIEF_PROMPTS: Final = (
     "Describe the image briefly.",
@@ -75,6 +80,20 @@ def description(scene: Scene) -> str:
 
 def detail_sample(scene: Scene, rng: random.Random, book: Phrasebook) -> Sample:
     return Sample("detail", phrase("detail", {}, rng, book), description(scene), "detail")
+
+
+def json_description(scene: Scene) -> str:
+    """The detailed description as JSON: the count, then each object in reading order."""
+    objects = [
+        {"colour": obj.colour, "shape": obj.shape, "position": obj.position}
+        for obj in scene.objects
+    ]
+    return json.dumps({"count": len(objects), "objects": objects})
+
+
+def json_sample(scene: Scene, rng: random.Random, book: Phrasebook) -> Sample:
+    question = phrase("detail as JSON", {}, rng, book)
+    return Sample("json", question, json_description(scene), "detail as JSON")
 
 
 def _plural(shape: str, count: int) -> str:
@@ -213,6 +232,7 @@ BUILDERS: Final[dict[str, Callable[[Scene, random.Random, Phrasebook], Sample]]]
     "conversation": conversation_sample,
     "detail": detail_sample,
     "reasoning": reasoning_sample,
+    "json": json_sample,
 }
 
 

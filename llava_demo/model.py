@@ -77,7 +77,7 @@ def demo_corpus() -> list[str]:
     lines += [f"{question}\n" for question in TRAINING.templates["out of world"]]
     for seed in range(TOKENIZER_SCENES):
         scene = generate_scene(seed)
-        for kind in ("caption", *RESPONSE_TYPES):
+        for kind in ("caption", *RESPONSE_TYPES, "json"):
             sample = make_sample(scene, kind)
             lines += [sample.question, " " + sample.answer]
         if seed % 10 == 0:  # how follow-up turns join: "...it.###Human: ..."

@@ -128,6 +128,13 @@ _TRAINING_TEMPLATES: Final[Mapping[str, Sequence[str]]] = {
         "Describe this picture in detail.",
         "Tell me what is where in the image.",
     ),
+    "detail as JSON": (
+        "Describe the image in detail as JSON.",
+        "Describe every object as JSON: its {colour_word}, shape and position.",
+        "Give the objects in the image as JSON.",
+        "List every object and where it is, in JSON.",
+        "Answer in JSON: what is where in the image?",
+    ),
     "further left / right": (
         "Which is further {word}, the {a} or the {b}?",
         "Which one is further to the {word}: the {a} or the {b}?",

@@ -1,11 +1,12 @@
 """`python -m llava_demo eval --structured`: the demo model describing fresh scenes as JSON.
 
-Each fresh scene (the seeds eval-demo uses) goes to /v1/chat/completions with the detailed
-description question and a json_schema response_format, in two shapes: "fields", the count
-and each object's colour, shape and position as the scene grammar's words; "sentences", each
-object as the sentence the model writes in its descriptions ("A red circle is at the top
-left."). In both, the count picks how many objects follow. Decoding is greedy and constrained
-by vLLM's structured outputs, so every answer parses; the question is whether it is right. A
+Each fresh scene (the seeds eval-demo uses) goes to /v1/chat/completions with the question
+for a detailed description as JSON and a json_schema response_format, in two shapes:
+"fields", the count and each object's colour, shape and position as the scene grammar's
+words (the shape of the "json" answers in training); "sentences", each object as the sentence
+the model writes in its descriptions ("A red circle is at the top left."). In both, the count
+picks how many objects follow. Decoding is greedy and constrained by vLLM's structured
+outputs, so every answer parses; the question is whether it is right. A
 scene is right when its objects (as a set) equal the truth.
 """
 
@@ -23,7 +24,9 @@ from llava_demo.evaluate import image_data_url, served_model, wait_until_ready
 from llava_demo.offline_eval import eval_seeds
 from llava_demo.scenes import COLOURS, MAX_OBJECTS, POSITIONS, SHAPES, Scene, generate_scene
 
-QUESTION: Final = "Describe the image in detail."
+# A training phrasing of the "json" answer type (llava_demo/instructions.py), whose answers
+# have the "fields" schema's shape.
+QUESTION: Final = "Describe the image in detail as JSON."
 MAX_TOKENS: Final = 256
 HEADS: Final = ("There is one object.", "There are two objects.", "There are three objects.")
 FIELDS_OBJECT: Final = {

@@ -3,8 +3,10 @@ scene built by hand), whatever the phrasing; follow-up turns and out-of-world qu
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
+from typing import cast
 
 from llava_demo.instructions import (
     CONVERSATION_FORMS,
@@ -17,6 +19,7 @@ from llava_demo.instructions import (
 from llava_demo.phrasings import CANONICAL, TRAINING, Phrasebook
 from llava_demo.scenes import Scene, SceneObject, generate_scene
 from llava_demo.scoring import is_correct, is_refusal
+from llava_demo.structured_eval import FIELDS_OBJECT
 
 RED_CIRCLE = SceneObject("red", "circle", 0, 0)  # top left
 BLUE_SQUARE = SceneObject("blue", "square", 1, 1)  # center
@@ -102,3 +105,17 @@ def test_some_conversation_questions_are_out_of_the_world() -> None:
     assert is_correct(OUT_OF_WORLD_ANSWER, OUT_OF_WORLD_ANSWER)
     assert not is_correct("The circle is red.", OUT_OF_WORLD_ANSWER)
     assert not is_correct(".", OUT_OF_WORLD_ANSWER)
+
+
+def test_json_answers_have_the_shape_of_the_structured_eval_schema() -> None:
+    """The "json" answer type writes what a client's "fields" schema asks for, in its order."""
+    for seed in range(50):
+        scene = generate_scene(seed)
+        answer = json.loads(make_sample(scene, "json").answer)
+        assert list(answer) == ["count", "objects"]
+        assert answer["count"] == len(scene.objects) == len(answer["objects"])
+        truth = [(obj.colour, obj.shape, obj.position) for obj in scene.objects]
+        assert [tuple(item.values()) for item in answer["objects"]] == truth
+        fields = ["colour", "shape", "position"]
+        assert fields == list(cast(dict[str, object], FIELDS_OBJECT["properties"]))
+        assert all(list(item) == fields for item in answer["objects"])

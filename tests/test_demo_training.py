@@ -27,7 +27,7 @@ TINY_RUN: dict[str, Any] = {
     "encoder_scenes": 96,
     "lm_steps": 2,
     "stage1_steps": 2,
-    "stage2_steps": 6,
+    "stage2_steps": 9,
     "batch_size": 4,
     "eval_scenes": 4,
     "threads": 1,
@@ -66,9 +66,9 @@ def test_every_stage_logs_its_losses(runs: tuple[Path, Path]) -> None:
     stages = [json.loads(line)["stage"] for line in lines]
     for stage in ("encoder", "language model", "stage 1 (projector)"):
         assert stages.count(stage) == 2, stage
-    assert stages.count("stage 2 (full data)") == 6
+    assert stages.count("stage 2 (full data)") == 9
     # The paper's data ablation: the conversation subset for the same epochs, i.e. as many
-    # conversation batches as the full run drew (a third of the steps at weights 1:1:1).
+    # conversation batches as the full run drew (2 of 9 at the default weights 1:1:1:1:0.5).
     assert stages.count("stage 2 (conversation only)") == 2
     summary = json.loads((runs[0] / "training_summary.json").read_text())
     assert set(summary["offline_accuracy"]) == {
