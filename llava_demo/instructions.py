@@ -83,12 +83,15 @@ def detail_sample(scene: Scene, rng: random.Random, book: Phrasebook) -> Sample:
 
 
 def json_description(scene: Scene) -> str:
-    """The detailed description as JSON: the count, then each object in reading order."""
+    """The detailed description as JSON: the count, then each object in reading order.
+    Compact, as the server's structured outputs write JSON (no whitespace between tokens):
+    trained with spaces, the model met a grammar that forbade the space it expected after
+    every colon and lost the objects (10% found, where the count was right 91% of the time)."""
     objects = [
         {"colour": obj.colour, "shape": obj.shape, "position": obj.position}
         for obj in scene.objects
     ]
-    return json.dumps({"count": len(objects), "objects": objects})
+    return json.dumps({"count": len(objects), "objects": objects}, separators=(",", ":"))
 
 
 def json_sample(scene: Scene, rng: random.Random, book: Phrasebook) -> Sample:

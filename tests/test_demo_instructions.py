@@ -111,7 +111,9 @@ def test_json_answers_have_the_shape_of_the_structured_eval_schema() -> None:
     """The "json" answer type writes what a client's "fields" schema asks for, in its order."""
     for seed in range(50):
         scene = generate_scene(seed)
-        answer = json.loads(make_sample(scene, "json").answer)
+        text = make_sample(scene, "json").answer
+        answer = json.loads(text)
+        assert text == json.dumps(answer, separators=(",", ":"))  # compact, as the server writes
         assert list(answer) == ["count", "objects"]
         assert answer["count"] == len(scene.objects) == len(answer["objects"])
         truth = [(obj.colour, obj.shape, obj.position) for obj in scene.objects]
