@@ -12,7 +12,7 @@ from pydantic import (
     model_validator,
 )
 
-from server.prompts.ending import PromptEnding, ending_of
+from server.prompts.ending import PromptEndingFields
 from server.request_model import Float, Int, RequestModel, Text, valid_unicode
 from server.structured.formats import ResponseFormat, VllmStructuredOutputs
 from server.tools.schemas import (
@@ -105,7 +105,7 @@ class StreamOptions(RequestModel):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(RequestModel, VllmSamplingFields):
+class ChatCompletionRequest(RequestModel, VllmSamplingFields, PromptEndingFields):
     model: Text = Field(max_length=MAX_NAME_CHARS)
     messages: list[InputMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     max_tokens: Int | None = Field(None, ge=1, le=MAX_TOKENS)
@@ -139,10 +139,8 @@ class ChatCompletionRequest(RequestModel, VllmSamplingFields):
     # with VllmSamplingFields).
     return_token_ids: bool = False
     return_tokens_as_token_ids: bool = False  # logprobs' tokens spelt "token_id:N"
-    # How the prompt ends (server/prompts/ending.py), and echo: the final message's
-    # text first in the answer when it is the assistant's, as vLLM's server does.
-    add_generation_prompt: bool = True
-    continue_final_message: bool = False
+    # How the prompt ends comes with PromptEndingFields; echo: the final message's text first
+    # in the answer when it is the assistant's, as vLLM's server does.
     echo: bool = False
     priority: int = 0  # vLLM's scheduling priority: only 0, as `vllm serve` schedules FCFS
     prompt_logprobs: Int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
@@ -169,7 +167,6 @@ class ChatCompletionRequest(RequestModel, VllmSamplingFields):
             raise ValueError(f"stop sequences may be at most {MAX_STOP_CHARS} characters long")
         if self.structured_outputs is not None and self.response_format is not None:
             raise ValueError("give response_format or structured_outputs, not both")
-        ending_of(self.add_generation_prompt, self.continue_final_message)  # both true?
         if self.priority != 0:
             raise ValueError("priority must be 0: this server schedules first come, first served")
         if self.use_beam_search and (ignored := self._fields_beam_search_ignores()):
@@ -213,10 +210,6 @@ class ChatCompletionRequest(RequestModel, VllmSamplingFields):
     def _declared_tool(cls, choice: ToolChoice | None, info: ValidationInfo) -> ToolChoice | None:
         check_tool_choice(info.data.get("tools"), choice)
         return choice
-
-    @property
-    def prompt_ending(self) -> PromptEnding:
-        return ending_of(self.add_generation_prompt, self.continue_final_message)
 
     @property
     def effective_tool_choice(self) -> ToolChoice:

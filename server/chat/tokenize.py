@@ -9,19 +9,18 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from server.chat.schemas import MAX_MESSAGES, MAX_NAME_CHARS, MAX_TEXT_CHARS, InputMessage
-from server.prompts.ending import PromptEnding, ending_of
+from server.prompts.ending import PromptEndingFields
 from server.request_model import RequestModel
 from server.tools.schemas import MAX_TOOLS, Tool
 
 
-class TokenizeRequest(RequestModel):
+class TokenizeRequest(RequestModel, PromptEndingFields):
     model: str = Field(max_length=MAX_NAME_CHARS)
     messages: list[InputMessage] | None = Field(None, min_length=1, max_length=MAX_MESSAGES)
     prompt: str | None = Field(None, max_length=MAX_TEXT_CHARS)
     tools: list[Tool] | None = Field(None, max_length=MAX_TOOLS)
-    # vLLM's fields: how the chat prompt ends (as chat takes them), the text's special tokens.
-    add_generation_prompt: bool = True
-    continue_final_message: bool = False
+    # vLLM's fields: how the chat prompt ends (PromptEndingFields, as chat takes them), the
+    # text's special tokens.
     add_special_tokens: bool = True
     return_token_strs: bool = False
 
@@ -29,12 +28,7 @@ class TokenizeRequest(RequestModel):
     def _one_input(self) -> TokenizeRequest:
         if (self.messages is None) == (self.prompt is None):
             raise ValueError("give either messages or prompt")
-        ending_of(self.add_generation_prompt, self.continue_final_message)  # both true?
         return self
-
-    @property
-    def prompt_ending(self) -> PromptEnding:
-        return ending_of(self.add_generation_prompt, self.continue_final_message)
 
 
 def expand_images(token_ids: list[int], image_token_id: int, tokens_per_image: int) -> list[int]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Self
+
+from pydantic import BaseModel, model_validator
 
 
 class PromptEnding(Enum):
@@ -24,3 +27,20 @@ def ending_of(add_generation_prompt: bool, continue_final_message: bool) -> Prom
     if add_generation_prompt:
         return PromptEnding.GENERATION_PROMPT
     return PromptEnding.NONE
+
+
+class PromptEndingFields(BaseModel):
+    """vLLM's two fields, mixed into every request schema that renders a chat prompt (the
+    schema sets the model config)."""
+
+    add_generation_prompt: bool = True
+    continue_final_message: bool = False
+
+    @model_validator(mode="after")
+    def _one_ending(self) -> Self:
+        ending_of(self.add_generation_prompt, self.continue_final_message)  # both true?
+        return self
+
+    @property
+    def prompt_ending(self) -> PromptEnding:
+        return ending_of(self.add_generation_prompt, self.continue_final_message)
