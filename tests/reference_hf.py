@@ -122,6 +122,22 @@ def reference_beam_ids(
     model, processor = load_reference(checkpoint_dir)
     prompt = render_prompt(checkpoint_dir, messages)
     inputs = processor(images=images or None, text=prompt, return_tensors="pt")
+    return _beam_search(model, dict(inputs), beams, max_new_tokens)
+
+
+def reference_text_beam_ids(
+    checkpoint_dir: Path, prompt_ids: list[int], beams: int, max_new_tokens: int
+) -> list[list[int]]:
+    """reference_beam_ids after a text-only prompt of token ids."""
+    model, _ = load_reference(checkpoint_dir)
+    input_ids = torch.tensor([prompt_ids])
+    inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+    return _beam_search(model, inputs, beams, max_new_tokens)
+
+
+def _beam_search(
+    model: Any, inputs: dict[str, Any], beams: int, max_new_tokens: int
+) -> list[list[int]]:
     with torch.inference_mode():
         output = model.generate(
             **inputs,

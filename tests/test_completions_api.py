@@ -5,6 +5,7 @@ log-likelihoods) equal plain transformers on the same checkpoint."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -14,6 +15,7 @@ from tests.reference_hf import (
     load_reference,
     reference_greedy_continuation,
     reference_prompt_logprobs,
+    reference_text_beam_ids,
     reference_text_ids,
     reference_token_texts,
 )
@@ -229,6 +231,61 @@ def test_logit_bias_and_vllm_sampling_fields(client: openai.OpenAI, model_id: st
     )
     assert stopped.choices[0].finish_reason == "stop"
     assert stopped.usage is not None and stopped.usage.completion_tokens == 1
+
+
+BEAMS = 3
+BEAM_TOKENS = 6
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_beam_search_equals_transformers(
+    stream: bool, client: openai.OpenAI, model_id: str, tiny_checkpoint: Path
+) -> None:
+    """vLLM's use_beam_search on completions: the n beams, best first, are transformers'
+    num_beams search on the same checkpoint and prompt, token for token."""
+    prompt_ids = reference_text_ids(tiny_checkpoint, PROMPT)
+    extra = {"use_beam_search": True, "ignore_eos": True, "return_token_ids": True}
+    options: dict[str, Any] = {"model": model_id, "prompt": PROMPT, "max_tokens": BEAM_TOKENS}
+    served = served_token_ids(client, options, extra, BEAMS, stream)
+    expected = reference_text_beam_ids(tiny_checkpoint, prompt_ids, BEAMS, BEAM_TOKENS)
+    assert [served[index] for index in range(BEAMS)] == [(prompt_ids, beam) for beam in expected]
+    assert len({tuple(beam) for beam in expected}) == BEAMS
+
+
+def test_return_token_ids_whole_and_streamed(client: openai.OpenAI, model_id: str) -> None:
+    """vLLM's return_token_ids: each choice's prompt_token_ids and token_ids; streamed, the
+    prompt's on a choice's first chunk and each chunk's new tokens, adding up to the whole."""
+    options: dict[str, Any] = {
+        "model": model_id,
+        "prompt": ["One", "Two words"],
+        "max_tokens": 5,
+        "temperature": 0,
+    }
+    extra = {"return_token_ids": True, "ignore_eos": True}
+    whole = served_token_ids(client, options, extra, 1, stream=False)
+    streamed = served_token_ids(client, options, extra, 1, stream=True)
+    assert streamed == whole
+    assert whole[0][0] != whole[1][0] and all(len(ids) == 5 for _, ids in whole.values())
+
+
+def served_token_ids(
+    client: openai.OpenAI, options: dict[str, Any], extra: dict[str, Any], n: int, stream: bool
+) -> dict[int, tuple[list[int], list[int]]]:
+    """(prompt_token_ids, token_ids) of each choice, by index, as the server sent them."""
+    if stream:
+        chunks = client.completions.create(**options, n=n, stream=True, extra_body=extra)
+        choices = [choice for chunk in chunks for choice in chunk.choices]
+    else:
+        choices = list(client.completions.create(**options, n=n, extra_body=extra).choices)
+    served: dict[int, tuple[list[int], list[int]]] = {}
+    for choice in choices:
+        fields = choice.model_extra or {}
+        prompt_ids, token_ids = served.get(choice.index, ([], []))
+        if "prompt_token_ids" in fields:
+            assert not prompt_ids, "a choice's prompt ids come once"
+            prompt_ids = fields["prompt_token_ids"]
+        served[choice.index] = (prompt_ids, token_ids + fields["token_ids"])
+    return served
 
 
 def test_truncate_prompt_tokens_keeps_the_prompts_end(client: openai.OpenAI, model_id: str) -> None:

@@ -7,9 +7,7 @@ from pydantic import ValidationError
 from vllm.logprobs import Logprob
 
 from server.completions.logprobs import legacy_logprobs, next_offset
-from server.completions.prompts import kept_prompt_tokens
 from server.completions.schemas import CompletionRequest
-from server.errors import BadRequestError
 
 
 def request(**fields: object) -> CompletionRequest:
@@ -44,22 +42,15 @@ def test_explicit_nulls_mean_the_defaults() -> None:
         ({"prompt": ["x"] * 10, "n": 13}, "prompts x n"),
         ({"stream_options": {"include_usage": True}}, "only allowed when stream"),
         ({"truncate_prompt_tokens": 0}, "-1 \\(the context\\) or at least 1"),
+        (
+            {"use_beam_search": True, "top_p": 0.5, "min_p": 0.1, "logprobs": 0},
+            "use_beam_search does not apply top_p, min_p, logprobs",
+        ),
     ],
 )
 def test_refusals_name_the_problem(fields: dict[str, object], words: str) -> None:
     with pytest.raises(ValidationError, match=words):
         request(**fields)
-
-
-@pytest.mark.parametrize(("asked", "kept"), [(None, None), (-1, 512), (1, 1), (512, 512)])
-def test_truncate_prompt_tokens_keeps_the_last_tokens(asked: int | None, kept: int | None) -> None:
-    assert kept_prompt_tokens(asked, context_length=512) == kept
-
-
-def test_truncating_past_the_context_is_refused_by_name() -> None:
-    with pytest.raises(BadRequestError, match="context is 512 tokens") as refusal:
-        kept_prompt_tokens(513, context_length=512)
-    assert refusal.value.param == "truncate_prompt_tokens"
 
 
 def test_echo_with_max_tokens_zero_is_echo_only() -> None:

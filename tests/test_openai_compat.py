@@ -467,6 +467,35 @@ def test_vllm_extra_fields(client: openai.OpenAI, model_id: str) -> None:
     assert stopped.model_dump()["choices"][0]["token_ids"] == [forced_token]
 
 
+def test_truncate_prompt_tokens_keeps_the_end_and_never_cuts_an_image(
+    client: openai.OpenAI, model_id: str
+) -> None:
+    """vLLM's truncate_prompt_tokens on chat: only the prompt's last k tokens (each image
+    counted as its tokens) are the prompt, so a history past the context is answered; a cut
+    through an image is refused by name, as vLLM refuses it."""
+    history: list[Any] = [
+        {"role": "user", "content": "one two three " * 2000},  # far past the 512-token context
+        {"role": "assistant", "content": "Noted."},
+    ]
+    reply = client.chat.completions.create(
+        model=model_id,
+        messages=[*history, *question()],
+        max_tokens=2,
+        extra_body={"truncate_prompt_tokens": 100},
+    )
+    assert reply.usage is not None and reply.usage.prompt_tokens == 100
+    assert reply.usage.prompt_tokens_details is not None
+    assert reply.usage.prompt_tokens_details.model_dump()["image_tokens"] == 16
+    with pytest.raises(openai.BadRequestError, match="would cut the prompt's first image") as cut:
+        client.chat.completions.create(
+            model=model_id,
+            messages=question(),
+            max_tokens=2,
+            extra_body={"truncate_prompt_tokens": 10},
+        )
+    assert cut.value.body["param"] == "truncate_prompt_tokens"
+
+
 def test_cache_salt_keeps_prefix_cache_entries_apart(client: openai.OpenAI, model_id: str) -> None:
     """vLLM's cache_salt: requests share prefix-cache entries only with the same salt (and
     unsalted ones only with unsalted ones), so cache hits tell one tenant nothing about

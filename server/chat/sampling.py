@@ -7,6 +7,7 @@ from typing import Any
 from vllm import SamplingParams
 from vllm.sampling_params import BeamSearchParams, RequestOutputKind, StructuredOutputsParams
 
+from server.beam_search_fields import beam_search_params as shared_beam_search_params
 from server.chat.schemas import ChatCompletionRequest
 from server.errors import BadRequestError
 from server.model_repo import ModelSpec
@@ -63,14 +64,9 @@ def beam_search_params(
 ) -> BeamSearchParams:
     """`n` beams, as vLLM's server takes them; the schema refused what the search ignores."""
     _check_n(request, spec)
-    return BeamSearchParams(
-        beam_width=request.n,
-        max_tokens=max_tokens,
-        ignore_eos=request.ignore_eos,
-        temperature=_temperature(request, spec),
-        length_penalty=request.length_penalty,
-        include_stop_str_in_output=request.include_stop_str_in_output,
-        skip_special_tokens=request.skip_special_tokens,
+    temperature = _temperature(request, spec)
+    return shared_beam_search_params(
+        request, request.length_penalty, request.n, max_tokens, temperature
     )
 
 

@@ -12,7 +12,13 @@ from pydantic import (
     model_validator,
 )
 
+from server.beam_search_fields import (
+    BeamSearchFields,
+    refuse_what_beam_search_ignores,
+    sampling_fields_applied,
+)
 from server.prompts.ending import PromptEndingFields
+from server.prompts.truncation import PromptTruncationFields
 from server.request_model import Float, Int, RequestModel, Text, valid_unicode
 from server.structured.formats import ResponseFormat, VllmStructuredOutputs
 from server.tools.schemas import (
@@ -105,7 +111,13 @@ class StreamOptions(RequestModel):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(RequestModel, VllmSamplingFields, PromptEndingFields):
+class ChatCompletionRequest(
+    RequestModel,
+    VllmSamplingFields,
+    BeamSearchFields,
+    PromptEndingFields,
+    PromptTruncationFields,
+):
     model: Text = Field(max_length=MAX_NAME_CHARS)
     messages: list[InputMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     max_tokens: Int | None = Field(None, ge=1, le=MAX_TOKENS)
@@ -136,7 +148,8 @@ class ChatCompletionRequest(RequestModel, VllmSamplingFields, PromptEndingFields
     prompt_cache_retention: Literal["in_memory", "24h"] | None = None  # vLLM caches by prefix
     modalities: list[Literal["text"]] | None = None
     # vLLM's extensions, as `vllm serve` takes them (its sampling extras and logit_bias come
-    # with VllmSamplingFields).
+    # with VllmSamplingFields, beam search with BeamSearchFields, truncate_prompt_tokens with
+    # PromptTruncationFields).
     return_token_ids: bool = False
     return_tokens_as_token_ids: bool = False  # logprobs' tokens spelt "token_id:N"
     # How the prompt ends comes with PromptEndingFields; echo: the final message's text first
@@ -148,10 +161,6 @@ class ChatCompletionRequest(RequestModel, VllmSamplingFields, PromptEndingFields
     # Salts this request's prefix-cache entries: only requests with the same salt share them,
     # so one tenant cannot learn from cache hits what another's prompts begin with.
     cache_salt: str | None = Field(None, min_length=1, max_length=MAX_NAME_CHARS)
-    # vLLM's beam search: `n` beams, the best first; length_penalty weighs a beam's length in
-    # its score (ignored without beam search, as vLLM ignores it).
-    use_beam_search: bool = False
-    length_penalty: Float = Field(1.0, ge=-10, le=10)
 
     @model_validator(mode="after")
     def _consistent(self) -> ChatCompletionRequest:
@@ -169,33 +178,22 @@ class ChatCompletionRequest(RequestModel, VllmSamplingFields, PromptEndingFields
             raise ValueError("give response_format or structured_outputs, not both")
         if self.priority != 0:
             raise ValueError("priority must be 0: this server schedules first come, first served")
-        if self.use_beam_search and (ignored := self._fields_beam_search_ignores()):
-            raise ValueError(
-                f"use_beam_search does not apply {', '.join(ignored)}: the search ranks beams "
-                "by the model's own log-probabilities, without sampling filters, penalties, "
-                "stops or constraints (vLLM's server would ignore them silently)"
-            )
+        if self.use_beam_search:
+            refuse_what_beam_search_ignores(self._fields_beam_search_ignores())
         return self
 
-    def _fields_beam_search_ignores(self) -> list[str]:
-        """The fields, set to something other than their neutral value, that beam search would
-        not honour."""
+    def _fields_beam_search_ignores(self) -> dict[str, bool]:
+        """Each field beam search would not honour: set to something other than neutral?"""
         constrained_format = self.response_format is not None and (
             self.response_format.type != "text"
         )
-        applied = {
+        return {
             "top_p": self.top_p not in (None, 1.0),
             "top_k": self.top_k not in (None, 0, -1),
-            "min_p": self.min_p not in (None, 0.0),
             "stop": bool(self.stop_sequences),
-            "stop_token_ids": bool(self.stop_token_ids),
             "presence_penalty": self.presence_penalty != 0,
             "frequency_penalty": self.frequency_penalty != 0,
-            "repetition_penalty": self.repetition_penalty not in (None, 1.0),
-            "logit_bias": bool(self.logit_bias),
-            "min_tokens": self.min_tokens > 0,
-            "bad_words": bool(self.bad_words),
-            "allowed_token_ids": self.allowed_token_ids is not None,
+            **sampling_fields_applied(self),
             "response_format": constrained_format,
             "structured_outputs": self.structured_outputs is not None,
             "tool_choice": self.effective_tool_choice not in ("none", "auto"),
@@ -203,7 +201,6 @@ class ChatCompletionRequest(RequestModel, VllmSamplingFields, PromptEndingFields
             # The search keeps each step's candidates, not the answer's top_logprobs.
             "logprobs": self.logprobs,
         }
-        return [name for name, is_applied in applied.items() if is_applied]
 
     @field_validator("tool_choice")
     @classmethod

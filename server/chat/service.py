@@ -41,6 +41,7 @@ from server.media.loader import LoadedImage, MediaLoader
 from server.model_repo import ModelSpec
 from server.prompts.base import PromptBuilder
 from server.prompts.ending import PromptEnding
+from server.prompts.truncation import kept_prompt_tokens, last_tokens_of
 from server.structured.check import ConstraintCheck
 from server.tools.streaming import ToolCallStream
 
@@ -141,9 +142,12 @@ class ChatService:
         # render before this refusal; text that cannot fit is refused before tokenizing.
         self._check_image_count(count_image_parts(request))
         messages = template_messages(request.messages, request.tools or [])
-        refuse_text_past_context(messages, self._max_text_chars, self._engine.max_model_len)
+        keep_last = kept_prompt_tokens(request.truncate_prompt_tokens, self.context_length)
+        if keep_last is None:  # truncated, the text may be longer than the context
+            refuse_text_past_context(messages, self._max_text_chars, self.context_length)
         ending = request.prompt_ending
-        prompt = await self._prompt_workers.build(messages, ending)
+        built = await self._prompt_workers.build(messages, ending)
+        prompt = last_tokens_of(built, keep_last, self._prompts.image_token_id)
         max_tokens = completion_budget(request, self._spec, prompt, self._engine.max_model_len)
         constraint = request_constraint(request, self._constraint_check)
         params = generation_params(request, self._spec, max_tokens, constraint)

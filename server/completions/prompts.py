@@ -19,22 +19,6 @@ class TextPrompt:
     text: str  # what echo sends back
 
 
-def kept_prompt_tokens(truncate_prompt_tokens: int | None, context_length: int) -> int | None:
-    """vLLM's truncate_prompt_tokens: how many of a prompt's last tokens are kept (None: all).
-    -1 keeps as many as the context holds."""
-    if truncate_prompt_tokens is None:
-        return None
-    if truncate_prompt_tokens == -1:
-        return context_length
-    if truncate_prompt_tokens > context_length:
-        raise BadRequestError(
-            f"truncate_prompt_tokens is {truncate_prompt_tokens}; this model's context is "
-            f"{context_length} tokens.",
-            param="truncate_prompt_tokens",
-        )
-    return truncate_prompt_tokens
-
-
 def text_prompts(
     prompts: list[str] | list[list[int]],
     tokenizer: PreTrainedTokenizerBase,

@@ -26,6 +26,7 @@ class CompletionOptions:
     n: int
     include_usage: bool
     spell: TokenBytesFn
+    return_token_ids: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,9 @@ class EchoedPrompt:
 @dataclass(frozen=True)
 class Piece:
     text: str
-    token_ids: list[int]
+    token_ids: list[int]  # what the text spells: with echo, the prompt's first
     positions: list[Position] | None
+    generated_ids: list[int]  # the tokens generated (vLLM's return_token_ids sends these)
 
 
 def piece(completion: CompletionOutput, echoed: EchoedPrompt | None, echo_only: bool) -> Piece:
@@ -50,10 +52,10 @@ def piece(completion: CompletionOutput, echoed: EchoedPrompt | None, echo_only: 
     if echo_only:  # the one token generated for the prompt's logprobs is not returned
         text, token_ids, positions = "", [], None if positions is None else []
     if echoed is None:
-        return Piece(text, token_ids, positions)
+        return Piece(text, token_ids, positions, token_ids)
     if positions is not None:
         positions = [*(echoed.positions or [None] * len(echoed.token_ids)), *positions]
-    return Piece(echoed.text + text, [*echoed.token_ids, *token_ids], positions)
+    return Piece(echoed.text + text, [*echoed.token_ids, *token_ids], positions, token_ids)
 
 
 def choice(
@@ -62,8 +64,10 @@ def choice(
     finish_reason: str | None,
     options: CompletionOptions,
     first_offset: int = 0,
+    prompt_token_ids: Sequence[int] | None = None,
 ) -> tuple[dict[str, Any], int]:
-    """(the choice, where the next piece's text offsets start)."""
+    """(the choice, where the next piece's text offsets start). With return_token_ids, the
+    choice carries the tokens generated and, when given, the prompt's (as vLLM's server)."""
     logprobs = None
     offset = first_offset
     if options.logprobs is not None and sent.positions is not None:
@@ -72,6 +76,10 @@ def choice(
         )
         logprobs, offset = built.as_dict(), next_offset(built, first_offset)
     body = {"index": index, "text": sent.text, "logprobs": logprobs, "finish_reason": finish_reason}
+    if options.return_token_ids:
+        if prompt_token_ids is not None:
+            body["prompt_token_ids"] = list(prompt_token_ids)
+        body["token_ids"] = sent.generated_ids
     return body, offset
 
 

@@ -1,10 +1,12 @@
-"""A completions request + the model's limits and defaults -> vLLM SamplingParams per prompt."""
+"""A completions request + the model's limits and defaults -> vLLM SamplingParams (or
+BeamSearchParams) per prompt."""
 
 from __future__ import annotations
 
 from vllm import SamplingParams
-from vllm.sampling_params import RequestOutputKind
+from vllm.sampling_params import BeamSearchParams, RequestOutputKind
 
+from server.beam_search_fields import beam_search_params
 from server.completions.schemas import DEFAULT_MAX_TOKENS, CompletionRequest
 from server.errors import BadRequestError
 from server.model_repo import ModelSpec
@@ -45,15 +47,27 @@ def token_budget(
     return request.max_tokens
 
 
-def sampling_params(request: CompletionRequest, spec: ModelSpec, max_tokens: int) -> SamplingParams:
+def generation_params(
+    request: CompletionRequest, spec: ModelSpec, max_tokens: int
+) -> SamplingParams | BeamSearchParams:
+    """Beam search's parameters when the request asks for it, else sampling's."""
     n = request.choices_per_prompt
     if n > spec.limits.max_n:
         raise BadRequestError(f"n is {n}; at most {spec.limits.max_n} is allowed.", param="n")
+    temperature = spec.sampling.temperature if request.temperature is None else request.temperature
+    if request.use_beam_search:
+        return beam_search_params(request, request.length_penalty, n, max_tokens, temperature)
+    return sampling_params(request, spec, max_tokens, temperature)
+
+
+def sampling_params(
+    request: CompletionRequest, spec: ModelSpec, max_tokens: int, temperature: float
+) -> SamplingParams:
     defaults = spec.sampling
     top_k = request.top_k if request.top_k is not None else defaults.top_k
     return SamplingParams(
-        n=n,
-        temperature=defaults.temperature if request.temperature is None else request.temperature,
+        n=request.choices_per_prompt,
+        temperature=temperature,
         top_p=defaults.top_p if request.top_p is None else request.top_p,
         top_k=top_k if top_k is not None and top_k > 0 else 0,
         seed=request.seed,

@@ -6,6 +6,11 @@ from typing import Any, cast
 
 from pydantic import Field, field_validator, model_validator
 
+from server.beam_search_fields import (
+    BeamSearchFields,
+    refuse_what_beam_search_ignores,
+    sampling_fields_applied,
+)
 from server.chat.schemas import (
     MAX_N,
     MAX_NAME_CHARS,
@@ -16,6 +21,7 @@ from server.chat.schemas import (
     MAX_TOP_LOGPROBS,
     StreamOptions,
 )
+from server.prompts.truncation import PromptTruncationFields
 from server.request_model import RequestModel
 from server.vllm_sampling import VllmSamplingFields
 
@@ -27,7 +33,7 @@ DEFAULT_MAX_TOKENS = 16
 TokenIds = list[int]
 
 
-class CompletionRequest(RequestModel, VllmSamplingFields):
+class CompletionRequest(RequestModel, VllmSamplingFields, BeamSearchFields, PromptTruncationFields):
     model: str = Field(max_length=MAX_NAME_CHARS)
     prompt: str | list[str] | TokenIds | list[TokenIds]
     max_tokens: int | None = Field(None, ge=0, le=MAX_TOKENS)
@@ -48,11 +54,12 @@ class CompletionRequest(RequestModel, VllmSamplingFields):
     best_of: int | None = Field(None, ge=1, le=MAX_N)
     suffix: str | None = None
     # vLLM's extensions, as `vllm serve` takes them (its sampling extras and logit_bias come
-    # with VllmSamplingFields; its benchmark client sends ignore_eos).
+    # with VllmSamplingFields, beam search with BeamSearchFields, truncate_prompt_tokens with
+    # PromptTruncationFields; its benchmark client sends ignore_eos).
     return_tokens_as_token_ids: bool | None = None  # logprobs' tokens spelt "token_id:N"
-    # vLLM's left truncation: only the prompt's last k tokens are used (-1: as many as the
-    # context holds).
-    truncate_prompt_tokens: int | None = Field(None, ge=-1, le=MAX_PROMPT_TOKEN_IDS)
+    # Each choice's prompt_token_ids and token_ids (streamed: the prompt's on a choice's
+    # first chunk, each chunk's new tokens).
+    return_token_ids: bool | None = None
     # As chat's: only requests with the same salt share prefix-cache entries.
     cache_salt: str | None = Field(None, min_length=1, max_length=MAX_NAME_CHARS)
 
@@ -76,8 +83,8 @@ class CompletionRequest(RequestModel, VllmSamplingFields):
             raise ValueError(f"not supported by this server: {', '.join(refused)}")
         if self.stream_options is not None and not self.stream:
             raise ValueError("stream_options is only allowed when stream is true")
-        if self.truncate_prompt_tokens == 0:
-            raise ValueError("truncate_prompt_tokens must be -1 (the context) or at least 1")
+        if self.use_beam_search:
+            refuse_what_beam_search_ignores(self._fields_beam_search_ignores())
         if self.max_tokens == 0 and not self.echo:
             raise ValueError("max_tokens 0 needs echo set to true (it returns only the prompt)")
         stops = self.stop_sequences
@@ -96,6 +103,19 @@ class CompletionRequest(RequestModel, VllmSamplingFields):
         if self.suffix:
             refused.append("suffix")
         return refused
+
+    def _fields_beam_search_ignores(self) -> dict[str, bool]:
+        """Each field beam search would not honour: set to something other than neutral?"""
+        return {
+            "top_p": self.top_p not in (None, 1.0),
+            "top_k": self.top_k not in (None, 0, -1),
+            "stop": bool(self.stop_sequences),
+            "presence_penalty": bool(self.presence_penalty),
+            "frequency_penalty": bool(self.frequency_penalty),
+            **sampling_fields_applied(self),
+            # The search keeps each step's candidates, not the answer's logprobs.
+            "logprobs": self.logprobs is not None,
+        }
 
     @property
     def prompts(self) -> list[str] | list[TokenIds]:

@@ -18,17 +18,13 @@ from server.chat.response import SSE_DONE, ResponseHeader, sse, usage
 from server.chat.service import ChatService, PreparedChat, build_engine_prompt
 from server.chat.wire import PromptTokensDetails
 from server.completions import response
-from server.completions.prompts import (
-    TextPrompt,
-    kept_prompt_tokens,
-    prompt_param,
-    text_prompts,
-)
+from server.completions.prompts import TextPrompt, prompt_param, text_prompts
 from server.completions.response import CompletionOptions, EchoedPrompt, choice, piece
-from server.completions.sampling import sampling_params, token_budget
+from server.completions.sampling import generation_params, token_budget
 from server.completions.schemas import CompletionRequest
 from server.completions.stream import StreamedChoices
 from server.errors import ModelNotFoundError, ServingError, serving_error_body
+from server.prompts.truncation import kept_prompt_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +63,7 @@ class CompletionService:
             engine_request_ids(request_id, len(prompts)), prompts, strict=True
         ):
             budget = token_budget(request, chat.spec, len(prompt.token_ids), chat.context_length)
-            params = sampling_params(request, chat.spec, budget)
+            params = generation_params(request, chat.spec, budget)
             run_header = ResponseHeader(run_id, header.created, header.model)
             engine_prompt = build_engine_prompt(prompt.token_ids, [], request.cache_salt)
             runs.append(PreparedChat(run_header, engine_prompt, params, None, False, 0, started))
@@ -78,6 +74,7 @@ class CompletionService:
             n=request.choices_per_prompt,
             include_usage=request.include_usage,
             spell=chat.spelling(request.return_tokens_as_token_ids),
+            return_token_ids=bool(request.return_token_ids),
         )
         return PreparedCompletion(header, runs, prompts, options)
 
@@ -103,7 +100,10 @@ class CompletionService:
             for completion in final.outputs:
                 index = prompt_index * options.n + completion.index
                 sent = piece(completion, echoed, options.echo_only)
-                choices.append(choice(index, sent, completion.finish_reason, options)[0])
+                body, _ = choice(
+                    index, sent, completion.finish_reason, options, 0, prompt.token_ids
+                )
+                choices.append(body)
                 completion_tokens += 0 if options.echo_only else len(completion.token_ids)
             prompt_tokens += len(final.prompt_token_ids or ())
         cached = sum(final.num_cached_tokens or 0 for final in finals.values())

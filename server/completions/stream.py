@@ -1,5 +1,6 @@
-"""One completions stream's state: which choices have echoed their prompt, where each choice's
-text offsets stand, the token counts for usage."""
+"""One completions stream's state: which choices have sent their first chunk (which echoes the
+prompt, or carries its token ids), where each choice's text offsets stand, the token counts
+for usage."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ class StreamedChoices:
     def __init__(self, prompts: list[TextPrompt], options: CompletionOptions):
         self._prompts = prompts
         self._options = options
-        self._echoed: set[int] = set()
+        self._started: set[int] = set()  # choices that have sent a chunk
         self._offsets: dict[int, int] = {}
         # vLLM sends a prompt's logprobs once, with its first output; with n > 1 every choice
         # of that prompt echoes them.
@@ -36,21 +37,29 @@ class StreamedChoices:
         bodies = []
         for completion in output.outputs:
             index = prompt_index * self._options.n + completion.index
-            sent = piece(completion, self._echo_now(index, prompt_index), self._options.echo_only)
+            first = index not in self._started
+            echoed = self._echoed_prompt(prompt_index) if first else None
+            sent = piece(completion, echoed, self._options.echo_only)
             if not sent.token_ids and not sent.text and completion.finish_reason is None:
                 continue
+            self._started.add(index)
             if not self._options.echo_only:
                 self.completion_tokens += len(completion.token_ids)
+            prompt_ids = self._prompts[prompt_index].token_ids if first else None
             body, self._offsets[index] = choice(
-                index, sent, completion.finish_reason, self._options, self._offsets.get(index, 0)
+                index,
+                sent,
+                completion.finish_reason,
+                self._options,
+                self._offsets.get(index, 0),
+                prompt_ids,
             )
             bodies.append(body)
         return bodies
 
-    def _echo_now(self, index: int, prompt_index: int) -> EchoedPrompt | None:
-        """The prompt to send before this choice's text: once per choice, with echo."""
-        if not self._options.echo or index in self._echoed:
+    def _echoed_prompt(self, prompt_index: int) -> EchoedPrompt | None:
+        """The prompt a choice sends before its first text, with echo."""
+        if not self._options.echo:
             return None
-        self._echoed.add(index)
         prompt = self._prompts[prompt_index]
         return EchoedPrompt(prompt.text, prompt.token_ids, self._prompt_positions.get(prompt_index))
