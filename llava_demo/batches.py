@@ -21,6 +21,7 @@ from transformers import DynamicCache, PreTrainedTokenizerFast
 
 from llava_demo.instructions import make_sample
 from llava_demo.model import DemoLlava, prompt_pieces
+from llava_demo.phrasings import TRAINING, Phrasebook
 from llava_demo.scenes import Scene
 
 IGNORE = -100
@@ -44,11 +45,13 @@ class Batcher:
         scenes: Sequence[Scene],
         tokens: int,
         question_first: float = 0.0,
+        book: Phrasebook = TRAINING,
     ):
         self.tokenizer = tokenizer
         self.scenes = scenes
         self.image_tokens = tokens
         self.question_first = question_first
+        self.book = book
         self._pieces = functools.lru_cache(maxsize=8192)(self._uncached_pieces)
 
     def _uncached_pieces(self, turns: tuple[str, ...], after: bool) -> tuple[list[int], list[int]]:
@@ -63,7 +66,7 @@ class Batcher:
         salt = rng.randrange(1 << 30)
         pieces: list[tuple[list[int], list[int], list[int]]] = []
         for index in indices:
-            sample = make_sample(self.scenes[index], kind, salt)
+            sample = make_sample(self.scenes[index], kind, salt, self.book)
             # No draw at 0, so image-first runs keep their RNG stream.
             question_first = self.question_first != 0 and rng.random() < self.question_first
             before, after = self._pieces(sample.turns, question_first)

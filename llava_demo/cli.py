@@ -45,6 +45,12 @@ def _add_train_command(commands: Any) -> None:
         default=None,
         help="share of training rows with the question first (default 1; 0: image first)",
     )
+    train.add_argument(
+        "--pictures", choices=("varied", "plain"), default=None, help="training pictures"
+    )
+    train.add_argument(
+        "--phrasings", choices=("varied", "canonical"), default=None, help="training questions"
+    )
     train.add_argument("--no-ablations", action="store_true", help="skip the ablation runs")
     train.add_argument("--eval-scenes", type=int, default=None)
     train.add_argument(
@@ -85,6 +91,12 @@ def _add_eval_command(commands: Any) -> None:
         action="store_true",
         help="ask for each scene as JSON (a json_schema response_format) instead",
     )
+    evaluate.add_argument(
+        "--pictures",
+        choices=("varied", "plain"),
+        default=None,
+        help="the pictures the model learnt from (default: as --summary says, else varied)",
+    )
 
 
 def _add_probe_command(commands: Any) -> None:
@@ -114,14 +126,29 @@ def _parser() -> argparse.ArgumentParser:
 def _evaluate(args: argparse.Namespace) -> int:
     from llava_demo.evaluate import api_root, eval_demo
 
+    pictures = args.pictures or trained_pictures(args.summary)
+
     if args.structured:
         from llava_demo.structured_eval import eval_structured
 
         base_url = api_root(args.base_url)
-        return eval_structured(base_url, args.scenes, args.seed_base, args.show_errors)
+        return eval_structured(base_url, args.scenes, args.seed_base, args.show_errors, pictures)
     return eval_demo(
-        args.base_url, args.scenes, args.seed_base, args.summary, args.show_errors, args.wait
+        args.base_url,
+        args.scenes,
+        args.seed_base,
+        args.summary,
+        args.show_errors,
+        args.wait,
+        pictures,
     )
+
+
+def trained_pictures(summary: Path) -> str:
+    """The pictures a training summary's run learnt from (runs before the choice: varied)."""
+    if not summary.is_file():
+        return "varied"
+    return str(json.loads(summary.read_text())["config"].get("pictures", "varied"))
 
 
 def _train(args: argparse.Namespace) -> int:

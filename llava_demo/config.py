@@ -38,6 +38,12 @@ class TrainConfig:
     # The share of rows whose question comes before the image (the rest: image first). The
     # question first lets the image tokens attend to it in the causal decoder (docs).
     question_first: float = 1.0
+    # The pictures the tower and the language side learn from (render.PICTURES): "varied"
+    # (sizes, shades, backgrounds, drawing styles) or "plain" (48x48, white, base colours).
+    pictures: str = "varied"
+    # The questions' words (phrasings.PHRASINGS): "varied" (every phrasing of each form, and
+    # out-of-world questions) or "canonical" (each form's first phrasing alone).
+    phrasings: str = "varied"
     ablations: bool = True
     eval_scenes: int = 300
     threads: int = 1

@@ -18,7 +18,7 @@ from PIL import Image
 
 from llava_demo.instructions import OUT_OF_WORLD_ANSWER, RESPONSE_TYPES, Sample, make_sample
 from llava_demo.phrasings import TRAINING, Phrasebook, heldout_phrasebook
-from llava_demo.render import render_scene
+from llava_demo.render import PICTURES
 from llava_demo.render_eval import render_scene_eval
 from llava_demo.scenes import Scene
 from llava_demo.scoring import is_correct
@@ -51,13 +51,16 @@ def in_world(book: Phrasebook) -> Phrasebook:
     return book.without("out of world")
 
 
-def eval_sets() -> tuple[EvalSet, ...]:
+def eval_sets(pictures: str = "varied") -> tuple[EvalSet, ...]:
+    """The sets, training's renderer drawing the pictures a model was trained on (render.PICTURES:
+    "plain" for a model trained on the plain look alone)."""
     heldout = heldout_phrasebook()
+    render = PICTURES[pictures]
     return (
-        EvalSet("own generator", render_scene, in_world(TRAINING)),
-        EvalSet("held-out phrasings", render_scene, in_world(heldout)),
+        EvalSet("own generator", render, in_world(TRAINING)),
+        EvalSet("held-out phrasings", render, in_world(heldout)),
         EvalSet("second renderer", render_scene_eval, in_world(TRAINING)),
-        EvalSet("follow-up turn", render_scene, in_world(TRAINING), earlier_turns=1),
+        EvalSet("follow-up turn", render, in_world(TRAINING), earlier_turns=1),
     )
 
 

@@ -118,13 +118,14 @@ def evaluate_served(
     """One question of each response type about each of `count` fresh scenes, per set
     (default: the own-generator set alone); then the out-of-world questions if asked."""
     scenes = [generate_scene(seed) for seed in eval_seeds(count, seed_base)]
+    sets = sets if sets is not None else eval_sets()[:1]
     jobs = [
         (eval_set, scene, sample)
-        for eval_set in (sets if sets is not None else eval_sets()[:1])
+        for eval_set in sets
         for scene, sample in questions(eval_set, scenes)
     ]
-    if out_of_world:
-        jobs += [(eval_sets()[0], s, q) for s, q in out_of_world_questions(scenes)]
+    if out_of_world:  # about the first set's pictures
+        jobs += [(sets[0], s, q) for s, q in out_of_world_questions(scenes)]
     with httpx.Client(base_url=api_root(base_url), timeout=120) as client:
         wait_until_ready(client, ready_wait_s)
         model = served_model(client)
@@ -157,11 +158,13 @@ def eval_demo(
     summary: Path,
     show_errors: int,
     wait_s: float | None = None,
+    pictures: str = "varied",
 ) -> int:
     wait = READY_WAIT_S if wait_s is None else wait_s
+    sets = eval_sets(pictures)
     try:
         graded = evaluate_served(
-            base_url, count, seed_base, ready_wait_s=wait, sets=eval_sets(), out_of_world=True
+            base_url, count, seed_base, ready_wait_s=wait, sets=sets, out_of_world=True
         )
     except ServerNotReady as error:
         print(f"llava_demo eval: {error}", file=sys.stderr)

@@ -7,16 +7,19 @@ same questions and the same ground-truth scorer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+from PIL import Image
 from transformers import CLIPImageProcessor, CLIPVisionModel, PreTrainedTokenizerFast
 
 from llava_demo.eval_sets import in_world
 from llava_demo.generate import greedy_answers
 from llava_demo.instructions import RESPONSE_TYPES, make_sample
 from llava_demo.model import DemoLlava, tower_features
-from llava_demo.phrasings import TRAINING
+from llava_demo.phrasings import TRAINING, Phrasebook
 from llava_demo.render import render_scene
-from llava_demo.scenes import EVAL_SEED_BASE, generate_scene
+from llava_demo.scenes import EVAL_SEED_BASE, Scene, generate_scene
 from llava_demo.scoring import is_correct
 
 
@@ -38,13 +41,16 @@ def evaluate_offline(
     processor: CLIPImageProcessor,
     count: int,
     images_after_text: bool,
+    render: Callable[[Scene], Image.Image] = render_scene,
+    book: Phrasebook = TRAINING,
 ) -> dict[str, float]:
+    """Asked as training asked: its renderer's pictures, its phrasings (in-world ones)."""
     scenes = [generate_scene(seed) for seed in eval_seeds(count)]
-    pixels = processor(images=[render_scene(s) for s in scenes], return_tensors="pt")
+    pixels = processor(images=[render(s) for s in scenes], return_tensors="pt")
     features = tower_features(tower, pixels["pixel_values"])
     correct: dict[str, list[bool]] = {}
     for kind in RESPONSE_TYPES:
-        samples = [make_sample(scene, kind, book=in_world(TRAINING)) for scene in scenes]
+        samples = [make_sample(scene, kind, book=in_world(book)) for scene in scenes]
         answers: list[str] = []
         for start in range(0, count, 100):
             chunk = samples[start : start + 100]

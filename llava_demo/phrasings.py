@@ -244,3 +244,7 @@ def phrase(
     words = {"colour_word": rng.choice(book.colour_words), **slots}
     question = template.format(**words)
     return vary_surface(question, rng) if book.varied_surface else question
+
+
+# Training's phrasings by name (`train --phrasings`).
+PHRASINGS: Final[dict[str, Phrasebook]] = {"varied": TRAINING, "canonical": CANONICAL}

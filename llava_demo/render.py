@@ -16,6 +16,7 @@ import colorsys
 import io
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -108,6 +109,13 @@ def render_scene(scene: Scene) -> Image.Image:
 def render_plain(scene: Scene) -> Image.Image:
     """The plain look alone (the demo's first checkpoints saw nothing else)."""
     return _render(scene, plain_style(), random.Random(scene.seed))
+
+
+# Training's pictures by name (`train --pictures`, `eval --pictures`).
+PICTURES: Final[dict[str, Callable[[Scene], Image.Image]]] = {
+    "varied": render_scene,
+    "plain": render_plain,
+}
 
 
 def _render(scene: Scene, style: Style, rng: random.Random) -> Image.Image:

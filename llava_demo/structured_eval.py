@@ -20,8 +20,10 @@ from typing import Any, Final
 
 import httpx
 
+from llava_demo.eval_sets import Renderer
 from llava_demo.evaluate import image_data_url, served_model, wait_until_ready
 from llava_demo.offline_eval import eval_seeds
+from llava_demo.render import PICTURES
 from llava_demo.scenes import COLOURS, MAX_OBJECTS, POSITIONS, SHAPES, Scene, generate_scene
 
 # A training phrasing of the "json" answer type (llava_demo/instructions.py), whose answers
@@ -107,10 +109,10 @@ class StructuredAnswer:
 
 
 def ask_structured(
-    client: httpx.Client, model: str, scene: Scene, schema: dict[str, Any]
+    client: httpx.Client, model: str, scene: Scene, schema: dict[str, Any], render: Renderer
 ) -> StructuredAnswer:
     content = [
-        {"type": "image_url", "image_url": {"url": image_data_url(scene)}},
+        {"type": "image_url", "image_url": {"url": image_data_url(scene, render)}},
         {"type": "text", "text": QUESTION},
     ]
     body = {
@@ -138,6 +140,7 @@ def evaluate_structured(
     count: int,
     seed_base: int,
     schema: dict[str, Any],
+    render: Renderer,
     concurrency: int = 8,
     wait_s: float = 300.0,
 ) -> list[StructuredAnswer]:
@@ -147,7 +150,7 @@ def evaluate_structured(
         model = served_model(client)
         with ThreadPoolExecutor(concurrency) as pool:
             return list(
-                pool.map(lambda scene: ask_structured(client, model, scene, schema), scenes)
+                pool.map(lambda scene: ask_structured(client, model, scene, schema, render), scenes)
             )
 
 
@@ -167,11 +170,14 @@ def report(answers: Sequence[StructuredAnswer]) -> dict[str, float]:
     }
 
 
-def eval_structured(base_url: str, count: int, seed_base: int, show_errors: int) -> int:
+def eval_structured(
+    base_url: str, count: int, seed_base: int, show_errors: int, pictures: str = "varied"
+) -> int:
     rows = {}
     failures: list[StructuredAnswer] = []
     for name, schema in SCHEMAS.items():
-        answers = evaluate_structured(base_url.rstrip("/"), count, seed_base, schema)
+        render = PICTURES[pictures]
+        answers = evaluate_structured(base_url.rstrip("/"), count, seed_base, schema, render)
         rows[name] = report(answers)
         failures += [answer for answer in answers if not answer.right][:show_errors]
     columns = list(next(iter(rows.values())))

@@ -32,7 +32,8 @@ from llava_demo.lm_pretrain import pretrain_language_model
 from llava_demo.loss_log import LossLog
 from llava_demo.model import DemoLlava, DemoShape, build_tokenizer, tower_config, tower_features
 from llava_demo.offline_eval import evaluate_offline
-from llava_demo.render import render_scene
+from llava_demo.phrasings import PHRASINGS
+from llava_demo.render import PICTURES, render_scene
 from llava_demo.scenes import CANVAS, Scene, generate_scene
 from server.checkpoints.tiny_hf import CLIP_MEAN, CLIP_STD
 
@@ -141,19 +142,22 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
     ]
     scenes = tower_scenes[: config.scenes]
     processor = image_processor()
-    tower_pixels = scene_pixels(tower_scenes, processor)
+    render = PICTURES[config.pictures]
+    tower_pixels = scene_pixels(tower_scenes, processor, render)
     tower = pretrain_encoder(tower_scenes, tower_pixels, config, log)
     features = all_tower_features(tower, tower_pixels[: config.scenes])
     del tower_pixels  # 1.1 GB at 40000 scenes: not held through the language side
     # The served prompt puts the question where most training rows had it.
     images_after_text = config.question_first >= 0.5
 
+    book = PHRASINGS[config.phrasings]
+
     def evaluate(model: DemoLlava) -> dict[str, float]:
         return evaluate_offline(
-            model, tokenizer, tower, processor, config.eval_scenes, images_after_text
+            model, tokenizer, tower, processor, config.eval_scenes, images_after_text, render, book
         )
 
-    batcher = Batcher(tokenizer, scenes, DemoShape().image_tokens, config.question_first)
+    batcher = Batcher(tokenizer, scenes, DemoShape().image_tokens, config.question_first, book)
     model, stage1 = train_language_side(tokenizer, scenes, batcher, features, config, log)
     rows = {"stage 1 only": evaluate(stage1)} if config.ablations else {}
     export_all(config.out, model, tower, tokenizer, processor, images_after_text)

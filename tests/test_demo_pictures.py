@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,9 @@ import pytest
 from PIL import Image
 
 import llava_demo
-from llava_demo.render import render_scene
+from llava_demo.cli import trained_pictures
+from llava_demo.eval_sets import eval_sets
+from llava_demo.render import render_plain, render_scene
 from llava_demo.render_eval import render_scene_eval
 from llava_demo.scenes import Scene, generate_scene
 
@@ -86,3 +89,18 @@ def test_training_never_reads_the_second_renderer_or_the_heldout_phrasings() -> 
     for name in ("train", "batches", "lm_pretrain", "model", "instructions", "encoder_pretrain"):
         source = (PACKAGE / f"{name}.py").read_text()
         assert "render_eval" not in source and "heldout" not in source, name
+
+
+def test_evaluation_draws_the_pictures_a_model_learnt_from(tmp_path: Path) -> None:
+    """`train --pictures plain` models are asked about plain pictures (eval's default, read
+    from the training summary); the second renderer stays the second renderer."""
+    plain = {eval_set.name: eval_set.renderer for eval_set in eval_sets("plain")}
+    assert plain["own generator"] is render_plain and plain["follow-up turn"] is render_plain
+    assert plain["second renderer"] is render_scene_eval
+    assert eval_sets()[0].renderer is render_scene
+    summary = tmp_path / "training_summary.json"
+    assert trained_pictures(summary) == "varied"  # no summary: the recipe's default
+    summary.write_text(json.dumps({"config": {"seed": "3"}}))
+    assert trained_pictures(summary) == "varied"  # trained before the choice existed
+    summary.write_text(json.dumps({"config": {"pictures": "plain"}}))
+    assert trained_pictures(summary) == "plain"
