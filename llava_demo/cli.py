@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from llava_demo.eval_sets import TrainedOn
 from llava_demo.instructions import STAGE2_KINDS
 from llava_demo.paths import DEMO_DIR
 from llava_demo.scenes import EVAL_SEED_BASE
@@ -97,6 +98,12 @@ def _add_eval_command(commands: Any) -> None:
         default=None,
         help="the pictures the model learnt from (default: as --summary says, else varied)",
     )
+    evaluate.add_argument(
+        "--phrasings",
+        choices=("varied", "canonical"),
+        default=None,
+        help="the phrasings the model learnt (default: as --summary says, else varied)",
+    )
 
 
 def _add_probe_command(commands: Any) -> None:
@@ -126,13 +133,15 @@ def _parser() -> argparse.ArgumentParser:
 def _evaluate(args: argparse.Namespace) -> int:
     from llava_demo.evaluate import api_root, eval_demo
 
-    pictures = args.pictures or trained_pictures(args.summary)
-
+    summary = trained_on(args.summary)
+    trained = TrainedOn(args.pictures or summary.pictures, args.phrasings or summary.phrasings)
     if args.structured:
         from llava_demo.structured_eval import eval_structured
 
         base_url = api_root(args.base_url)
-        return eval_structured(base_url, args.scenes, args.seed_base, args.show_errors, pictures)
+        return eval_structured(
+            base_url, args.scenes, args.seed_base, args.show_errors, trained.pictures
+        )
     return eval_demo(
         args.base_url,
         args.scenes,
@@ -140,15 +149,16 @@ def _evaluate(args: argparse.Namespace) -> int:
         args.summary,
         args.show_errors,
         args.wait,
-        pictures,
+        trained,
     )
 
 
-def trained_pictures(summary: Path) -> str:
-    """The pictures a training summary's run learnt from (runs before the choice: varied)."""
+def trained_on(summary: Path) -> TrainedOn:
+    """What a training summary's run learnt from (runs before the choices: varied)."""
     if not summary.is_file():
-        return "varied"
-    return str(json.loads(summary.read_text())["config"].get("pictures", "varied"))
+        return TrainedOn()
+    config = json.loads(summary.read_text())["config"]
+    return TrainedOn(config.get("pictures", "varied"), config.get("phrasings", "varied"))
 
 
 def _train(args: argparse.Namespace) -> int:

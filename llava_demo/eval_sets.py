@@ -17,7 +17,7 @@ from typing import Final
 from PIL import Image
 
 from llava_demo.instructions import OUT_OF_WORLD_ANSWER, RESPONSE_TYPES, Sample, make_sample
-from llava_demo.phrasings import TRAINING, Phrasebook, heldout_phrasebook
+from llava_demo.phrasings import PHRASINGS, Phrasebook, heldout_phrasebook
 from llava_demo.render import PICTURES
 from llava_demo.render_eval import render_scene_eval
 from llava_demo.scenes import Scene
@@ -51,16 +51,26 @@ def in_world(book: Phrasebook) -> Phrasebook:
     return book.without("out of world")
 
 
-def eval_sets(pictures: str = "varied") -> tuple[EvalSet, ...]:
-    """The sets, training's renderer drawing the pictures a model was trained on (render.PICTURES:
-    "plain" for a model trained on the plain look alone)."""
+@dataclass(frozen=True)
+class TrainedOn:
+    """What a model learnt from (`train --pictures`, `--phrasings`): eval-demo asks in kind."""
+
+    pictures: str = "varied"  # render.PICTURES
+    phrasings: str = "varied"  # phrasings.PHRASINGS
+
+
+VARIED_DATA: Final = TrainedOn()  # the recipe's default
+
+
+def eval_sets(trained: TrainedOn = VARIED_DATA) -> tuple[EvalSet, ...]:
+    """The sets: training's own pictures and phrasings, then one thing changed in each."""
     heldout = heldout_phrasebook()
-    render = PICTURES[pictures]
+    render, book = PICTURES[trained.pictures], in_world(PHRASINGS[trained.phrasings])
     return (
-        EvalSet("own generator", render, in_world(TRAINING)),
+        EvalSet("own generator", render, book),
         EvalSet("held-out phrasings", render, in_world(heldout)),
-        EvalSet("second renderer", render_scene_eval, in_world(TRAINING)),
-        EvalSet("follow-up turn", render, in_world(TRAINING), earlier_turns=1),
+        EvalSet("second renderer", render_scene_eval, book),
+        EvalSet("follow-up turn", render, book, earlier_turns=1),
     )
 
 

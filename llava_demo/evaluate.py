@@ -24,9 +24,11 @@ import httpx
 from tqdm import tqdm
 
 from llava_demo.eval_sets import (
+    VARIED_DATA,
     EvalSet,
     Graded,
     Renderer,
+    TrainedOn,
     eval_sets,
     out_of_world_questions,
     questions,
@@ -158,10 +160,10 @@ def eval_demo(
     summary: Path,
     show_errors: int,
     wait_s: float | None = None,
-    pictures: str = "varied",
+    trained: TrainedOn = VARIED_DATA,
 ) -> int:
     wait = READY_WAIT_S if wait_s is None else wait_s
-    sets = eval_sets(pictures)
+    sets = eval_sets(trained)
     try:
         graded = evaluate_served(
             base_url, count, seed_base, ready_wait_s=wait, sets=sets, out_of_world=True

@@ -13,8 +13,9 @@ import pytest
 from PIL import Image
 
 import llava_demo
-from llava_demo.cli import trained_pictures
-from llava_demo.eval_sets import eval_sets
+from llava_demo.cli import trained_on
+from llava_demo.eval_sets import TrainedOn, eval_sets
+from llava_demo.phrasings import CANONICAL
 from llava_demo.render import render_plain, render_scene
 from llava_demo.render_eval import render_scene_eval
 from llava_demo.scenes import Scene, generate_scene
@@ -91,16 +92,20 @@ def test_training_never_reads_the_second_renderer_or_the_heldout_phrasings() -> 
         assert "render_eval" not in source and "heldout" not in source, name
 
 
-def test_evaluation_draws_the_pictures_a_model_learnt_from(tmp_path: Path) -> None:
-    """`train --pictures plain` models are asked about plain pictures (eval's default, read
-    from the training summary); the second renderer stays the second renderer."""
-    plain = {eval_set.name: eval_set.renderer for eval_set in eval_sets("plain")}
-    assert plain["own generator"] is render_plain and plain["follow-up turn"] is render_plain
-    assert plain["second renderer"] is render_scene_eval
+def test_evaluation_asks_as_the_model_learnt(tmp_path: Path) -> None:
+    """A model trained with `--pictures plain --phrasings canonical` is asked about plain
+    pictures in canonical words (eval's default, read from the training summary); the held-out
+    phrasings and the second renderer stay what they are."""
+    sets = {s.name: s for s in eval_sets(TrainedOn("plain", "canonical"))}
+    assert sets["own generator"].renderer is render_plain
+    assert sets["follow-up turn"].renderer is render_plain
+    assert sets["second renderer"].renderer is render_scene_eval
+    assert sets["own generator"].book.templates == CANONICAL.templates
+    assert sets["held-out phrasings"].book.templates != CANONICAL.templates
     assert eval_sets()[0].renderer is render_scene
     summary = tmp_path / "training_summary.json"
-    assert trained_pictures(summary) == "varied"  # no summary: the recipe's default
+    assert trained_on(summary) == TrainedOn()  # no summary: the recipe's defaults
     summary.write_text(json.dumps({"config": {"seed": "3"}}))
-    assert trained_pictures(summary) == "varied"  # trained before the choice existed
-    summary.write_text(json.dumps({"config": {"pictures": "plain"}}))
-    assert trained_pictures(summary) == "plain"
+    assert trained_on(summary) == TrainedOn()  # trained before the choices existed
+    summary.write_text(json.dumps({"config": {"pictures": "plain", "phrasings": "canonical"}}))
+    assert trained_on(summary) == TrainedOn("plain", "canonical")
