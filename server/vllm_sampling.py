@@ -32,8 +32,15 @@ class VllmSamplingFields(BaseModel):
     allowed_token_ids: list[int] | None = None
 
 
-def sampling_extras(fields: VllmSamplingFields) -> dict[str, Any]:
-    """SamplingParams arguments: each field passed on as `vllm serve` passes it."""
+def sampling_extras(fields: VllmSamplingFields, max_tokens: int) -> dict[str, Any]:
+    """SamplingParams arguments: each field passed on as `vllm serve` passes it, checked
+    against the request's token budget (max_tokens, asked or what the context leaves)."""
+    if fields.min_tokens > max_tokens:
+        raise BadRequestError(
+            f"min_tokens is {fields.min_tokens}; this request generates at most {max_tokens} "
+            "tokens (its max_tokens, or what the context and the server's cap leave).",
+            param="min_tokens",
+        )
     extras: dict[str, Any] = {
         "logit_bias": _logit_bias(fields.logit_bias),
         "ignore_eos": fields.ignore_eos,

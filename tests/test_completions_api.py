@@ -146,6 +146,7 @@ def test_stop_sequence_cuts_the_text(client: openai.OpenAI, model_id: str) -> No
         ({"prompt": "hi", "best_of": 3}, "body"),
         ({"prompt": []}, "prompt"),
         ({"prompt": "hi", "max_tokens": 100000}, "max_tokens"),
+        ({"prompt": "hi", "stream": True, "min_tokens": 698}, "min_tokens"),  # past max_tokens 16
     ],
 )
 def test_bad_requests_get_a_400_naming_the_problem(

@@ -112,6 +112,7 @@ def test_typed_image_placeholder_is_plain_text(
         ("response_format", {"type": "xml"}, ["'response_format'", "'xml'"]),
         ("chat_template", "{{ x }}", ["Unsupported parameter", "'chat_template'"]),
         ("length_penalty", 99, ["length_penalty"]),
+        ("min_tokens", 100000, ["min_tokens is 100000", "generates at most"]),
     ],
 )
 def test_bad_parameter_is_400(

@@ -93,7 +93,7 @@ def sampling_params(
         # Streams want each new piece once; a full response wants only the final state.
         output_kind=RequestOutputKind.DELTA if request.stream else RequestOutputKind.FINAL_ONLY,
         structured_outputs=constraint,
-        **_vllm_extras(request),
+        **_vllm_extras(request, max_tokens),
     )
 
 
@@ -108,9 +108,9 @@ def _temperature(request: ChatCompletionRequest, spec: ModelSpec) -> float:
     return spec.sampling.temperature if request.temperature is None else request.temperature
 
 
-def _vllm_extras(request: ChatCompletionRequest) -> dict[str, Any]:
+def _vllm_extras(request: ChatCompletionRequest, max_tokens: int) -> dict[str, Any]:
     """The shared fields (server/vllm_sampling.py) and chat's prompt_logprobs."""
-    extras = sampling_extras(request)
+    extras = sampling_extras(request, max_tokens)
     if request.prompt_logprobs is not None:
         extras["prompt_logprobs"] = request.prompt_logprobs
     return extras

@@ -79,5 +79,5 @@ def sampling_params(
         # echo with logprobs returns the prompt's too: vLLM computes them in the prefill.
         prompt_logprobs=request.logprobs if request.echo else None,
         output_kind=RequestOutputKind.DELTA if request.stream else RequestOutputKind.FINAL_ONLY,
-        **sampling_extras(request),
+        **sampling_extras(request, max_tokens),
     )
