@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from vllm.exceptions import VLLMValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -203,6 +204,11 @@ def install_error_handlers(app: FastAPI) -> None:
         body = validation_error_body(errors, exc.body)
         log_refusal(400, body)
         return JSONResponse(body, status_code=400)
+
+    @app.exception_handler(VLLMValidationError)
+    async def _vllm_validation(_: Request, exc: VLLMValidationError) -> JSONResponse:
+        # vLLM's own checks of a request's values (SamplingParams, ...) beyond the schemas'.
+        return serving_error_response(BadRequestError(str(exc.args[0]), param=exc.parameter))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

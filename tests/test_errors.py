@@ -113,6 +113,8 @@ def test_typed_image_placeholder_is_plain_text(
         ("chat_template", "{{ x }}", ["Unsupported parameter", "'chat_template'"]),
         ("length_penalty", 99, ["length_penalty"]),
         ("min_tokens", 100000, ["min_tokens is 100000", "generates at most"]),
+        # What only vLLM's own SamplingParams check refuses: its message, as a 400.
+        ("bad_words", ["spam", ""], ["bad_words cannot contain an empty string"]),
     ],
 )
 def test_bad_parameter_is_400(
