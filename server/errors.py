@@ -9,7 +9,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from vllm.exceptions import VLLMValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +192,9 @@ def validation_error_body(errors: list[dict[str, Any]], body: Any) -> dict[str, 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Maps every error that leaves a route to the OpenAI envelope, with the SDK's status codes."""
+    # Imported here, as the app is built: the CLI imports this module and refuses a bad model
+    # or a taken port before vLLM (seconds of imports) is loaded.
+    from vllm.exceptions import VLLMValidationError
 
     @app.exception_handler(ServingError)
     async def _serving(_: Request, exc: ServingError) -> JSONResponse:
