@@ -31,9 +31,22 @@ def refuse_what_beam_search_ignores(applied: dict[str, bool]) -> None:
         )
 
 
-def sampling_fields_applied(fields: VllmSamplingFields) -> dict[str, bool]:
-    """Which of the shared sampling extras a request sets (those beam search ignores)."""
+def sampling_fields_applied(
+    fields: VllmSamplingFields,
+    top_p: float | None,
+    top_k: int | None,
+    stop: list[str],
+    presence_penalty: float | None,
+    frequency_penalty: float | None,
+) -> dict[str, bool]:
+    """Which sampling fields beam search ignores a request sets to something other than their
+    neutral value: OpenAI's (as each schema holds them) and the shared vLLM extras."""
     return {
+        "top_p": top_p not in (None, 1.0),
+        "top_k": top_k not in (None, 0, -1),
+        "stop": bool(stop),
+        "presence_penalty": bool(presence_penalty),
+        "frequency_penalty": bool(frequency_penalty),
         "min_p": fields.min_p not in (None, 0.0),
         "repetition_penalty": fields.repetition_penalty not in (None, 1.0),
         "logit_bias": bool(fields.logit_bias),

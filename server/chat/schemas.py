@@ -188,12 +188,14 @@ class ChatCompletionRequest(
             self.response_format.type != "text"
         )
         return {
-            "top_p": self.top_p not in (None, 1.0),
-            "top_k": self.top_k not in (None, 0, -1),
-            "stop": bool(self.stop_sequences),
-            "presence_penalty": self.presence_penalty != 0,
-            "frequency_penalty": self.frequency_penalty != 0,
-            **sampling_fields_applied(self),
+            **sampling_fields_applied(
+                self,
+                self.top_p,
+                self.top_k,
+                self.stop_sequences,
+                self.presence_penalty,
+                self.frequency_penalty,
+            ),
             "response_format": constrained_format,
             "structured_outputs": self.structured_outputs is not None,
             "tool_choice": self.effective_tool_choice not in ("none", "auto"),

@@ -107,12 +107,14 @@ class CompletionRequest(RequestModel, VllmSamplingFields, BeamSearchFields, Prom
     def _fields_beam_search_ignores(self) -> dict[str, bool]:
         """Each field beam search would not honour: set to something other than neutral?"""
         return {
-            "top_p": self.top_p not in (None, 1.0),
-            "top_k": self.top_k not in (None, 0, -1),
-            "stop": bool(self.stop_sequences),
-            "presence_penalty": bool(self.presence_penalty),
-            "frequency_penalty": bool(self.frequency_penalty),
-            **sampling_fields_applied(self),
+            **sampling_fields_applied(
+                self,
+                self.top_p,
+                self.top_k,
+                self.stop_sequences,
+                self.presence_penalty,
+                self.frequency_penalty,
+            ),
             # The search keeps each step's candidates, not the answer's logprobs.
             "logprobs": self.logprobs is not None,
         }
