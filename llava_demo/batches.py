@@ -70,7 +70,7 @@ class Batcher:
             # No draw at 0, so image-first runs keep their RNG stream.
             question_first = self.question_first != 0 and rng.random() < self.question_first
             before, after = self._pieces(sample.turns, question_first)
-            answer = self.tokenizer(" " + sample.answer, add_special_tokens=False).input_ids
+            answer = self.tokenizer(sample.written_answer, add_special_tokens=False).input_ids
             pieces.append((before, after, [*answer, self.tokenizer.eos_token_id]))
         shared = _common_prefix_length([before for before, _, _ in pieces])
         prefix = torch.tensor([pieces[0][0][:shared]])

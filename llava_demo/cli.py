@@ -52,6 +52,12 @@ def _add_train_command(commands: Any) -> None:
     train.add_argument(
         "--phrasings", choices=("varied", "canonical"), default=None, help="training questions"
     )
+    train.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="continue from this checkpoint folder: stage 2 only, on this run's data",
+    )
     train.add_argument("--no-ablations", action="store_true", help="skip the ablation runs")
     train.add_argument("--eval-scenes", type=int, default=None)
     train.add_argument(
@@ -171,6 +177,8 @@ def _train(args: argparse.Namespace) -> int:
         for field in dataclasses.fields(TrainConfig)
         if getattr(args, field.name, None) is not None
     }
+    if args.init is not None and not args.no_ablations:
+        raise SystemExit("--init trains stage 2 alone, without ablations: add --no-ablations")
     config = TrainConfig(ablations=not args.no_ablations, **given)
     summary = train_demo(config)
     print(json.dumps(summary, indent=2))

@@ -44,6 +44,9 @@ class TrainConfig:
     # The questions' words (phrasings.PHRASINGS): "varied" (every phrasing of each form, and
     # out-of-world questions) or "canonical" (each form's first phrasing alone).
     phrasings: str = "varied"
+    # A checkpoint (the original format) to continue from: its tokenizer, tower, projector
+    # and decoder; only stage 2 runs (checkpoint_load.py). None: every stage from scratch.
+    init: Path | None = None
     ablations: bool = True
     eval_scenes: int = 300
     threads: int = 1

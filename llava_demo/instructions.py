@@ -58,6 +58,13 @@ class Sample:
     history: tuple[str, ...] = ()
 
     @property
+    def written_answer(self) -> str:
+        """The answer as the model learns to write it after "###Assistant:": with a leading
+        space (the tokenizer spells a word with its space), except JSON, which structured
+        outputs start at its brace (no whitespace before it)."""
+        return self.answer if self.kind == "json" else " " + self.answer
+
+    @property
     def turns(self) -> tuple[str, ...]:
         """Every user and assistant turn up to this question."""
         return (*self.history, self.question)

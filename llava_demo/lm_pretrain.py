@@ -29,7 +29,7 @@ def text_batch(
         scene = scenes[rng.randrange(len(scenes))]
         sample = make_sample(scene, rng.choice(("caption", *STAGE2_KINDS)), rng.randrange(1 << 30))
         prompt = CONVERSATIONS[CONVERSATION].render(list(sample.turns))
-        texts.append(prompt + " " + sample.answer + tokenizer.eos_token)
+        texts.append(prompt + sample.written_answer + tokenizer.eos_token)
     encoded = tokenizer(texts, padding=True, return_tensors="pt")
     labels = encoded["input_ids"].masked_fill(encoded["attention_mask"] == 0, -100)
     return {

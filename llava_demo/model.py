@@ -79,7 +79,7 @@ def demo_corpus() -> list[str]:
         scene = generate_scene(seed)
         for kind in ("caption", *RESPONSE_TYPES, "json"):
             sample = make_sample(scene, kind)
-            lines += [sample.question, " " + sample.answer]
+            lines += [sample.question, sample.written_answer]
         if seed % 10 == 0:  # how follow-up turns join: "...it.###Human: ..."
             lines.append(prompt_text(make_sample(scene, "multi-turn").turns, True))
     lines.append(" " + OUT_OF_WORLD_ANSWER)
@@ -99,8 +99,13 @@ def _trained_bpe() -> str:
 def build_tokenizer() -> PreTrainedTokenizerFast:
     """A BPE tokenizer trained on the demo's own text; <s> first, as LLaMA's tokenizer does.
     A new object each call."""
+    return wrap_tokenizer(Tokenizer.from_str(_trained_bpe()))
+
+
+def wrap_tokenizer(trained: Tokenizer) -> PreTrainedTokenizerFast:
+    """The demo's special tokens and settings around a trained BPE tokenizer."""
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=Tokenizer.from_str(_trained_bpe()),
+        tokenizer_object=trained,
         bos_token=BOS_TOKEN,
         eos_token=EOS_TOKEN,
         unk_token=UNK_TOKEN,

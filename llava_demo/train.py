@@ -18,12 +18,14 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from PIL import Image
 from transformers import CLIPImageProcessor, CLIPVisionModel, PreTrainedTokenizerFast
 
 from llava_demo.batches import Batcher, batch_loss
+from llava_demo.checkpoint_load import load_checkpoint
 from llava_demo.config import TrainConfig
 from llava_demo.encoder_pretrain import cell_labels, pretrain_tower
 from llava_demo.export import export_all
@@ -128,6 +130,19 @@ def pretrain_encoder(
     return tower
 
 
+@dataclass
+class Trained:
+    """What the stages leave: the tokenizer, the frozen tower, the training scenes' features,
+    the batcher, the full model, and the model after stage 1 (None when continued)."""
+
+    tokenizer: PreTrainedTokenizerFast
+    tower: CLIPVisionModel
+    features: torch.Tensor
+    batcher: Batcher
+    model: DemoLlava
+    after_stage1: DemoLlava | None
+
+
 def train_demo(config: TrainConfig) -> dict[str, object]:
     """Runs every stage, writes the checkpoints and returns the summary (also saved)."""
     started = time.monotonic()
@@ -135,21 +150,16 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
     torch.manual_seed(config.seed)
     config.out.mkdir(parents=True, exist_ok=True)
     log = LossLog(config.out / "train_log.jsonl")
-    tokenizer = build_tokenizer()
-    # The tower's scenes begin with the language side's: their pixels are drawn once.
-    tower_scenes = [
-        generate_scene(seed) for seed in range(max(config.scenes, config.encoder_scenes))
-    ]
-    scenes = tower_scenes[: config.scenes]
     processor = image_processor()
     render = PICTURES[config.pictures]
-    tower_pixels = scene_pixels(tower_scenes, processor, render)
-    tower = pretrain_encoder(tower_scenes, tower_pixels, config, log)
-    features = all_tower_features(tower, tower_pixels[: config.scenes])
-    del tower_pixels  # 1.1 GB at 40000 scenes: not held through the language side
+    trained = (
+        train_from_scratch(config, processor, log)
+        if config.init is None
+        else continue_stage2(config, config.init, processor, log)
+    )
+    tokenizer, tower, model = trained.tokenizer, trained.tower, trained.model
     # The served prompt puts the question where most training rows had it.
     images_after_text = config.question_first >= 0.5
-
     book = PHRASINGS[config.phrasings]
 
     def evaluate(model: DemoLlava) -> dict[str, float]:
@@ -157,9 +167,8 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
             model, tokenizer, tower, processor, config.eval_scenes, images_after_text, render, book
         )
 
-    batcher = Batcher(tokenizer, scenes, DemoShape().image_tokens, config.question_first, book)
-    model, stage1 = train_language_side(tokenizer, scenes, batcher, features, config, log)
-    rows = {"stage 1 only": evaluate(stage1)} if config.ablations else {}
+    stage1 = trained.after_stage1
+    rows = {"stage 1 only": evaluate(stage1)} if config.ablations and stage1 else {}
     export_all(config.out, model, tower, tokenizer, processor, images_after_text)
     accuracy = {"full data": evaluate(model), **rows}
     summary: dict[str, object] = {
@@ -169,15 +178,63 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
     }
     summary_path = config.out / "training_summary.json"
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
-    if config.ablations:  # after the export, so the main checkpoint never waits on it
+    if config.ablations and stage1:  # after the export, so the main checkpoint never waits on it
         stage1.llm.requires_grad_(True)
         steps, rate = conversation_only_steps(config), config.stage2_learning_rate
         stage = Stage("stage 2 (conversation only)", ["conversation"], [1.0], steps, rate)
-        run_stage(stage, stage1, batcher, features, config, log)
+        run_stage(stage, stage1, trained.batcher, trained.features, config, log)
         accuracy["conversation data only"] = evaluate(stage1)
         summary["train_seconds_with_ablations"] = round(time.monotonic() - started, 1)
         summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def train_from_scratch(config: TrainConfig, processor: CLIPImageProcessor, log: LossLog) -> Trained:
+    tokenizer = build_tokenizer()
+    # The tower's scenes begin with the language side's: their pixels are drawn once.
+    tower_scenes = [
+        generate_scene(seed) for seed in range(max(config.scenes, config.encoder_scenes))
+    ]
+    scenes = tower_scenes[: config.scenes]
+    tower_pixels = scene_pixels(tower_scenes, processor, PICTURES[config.pictures])
+    tower = pretrain_encoder(tower_scenes, tower_pixels, config, log)
+    features = all_tower_features(tower, tower_pixels[: config.scenes])
+    del tower_pixels  # 1.1 GB at 40000 scenes: not held through the language side
+    batcher = training_batcher(tokenizer, scenes, config)
+    model, stage1 = train_language_side(tokenizer, scenes, batcher, features, config, log)
+    return Trained(tokenizer, tower, features, batcher, model, stage1)
+
+
+def continue_stage2(
+    config: TrainConfig, init: Path, processor: CLIPImageProcessor, log: LossLog
+) -> Trained:
+    """Stage 2 again from a checkpoint's weights (its tokenizer and frozen tower too), on this
+    run's data: the stage-2 flags say how long, how fast and on which kinds."""
+    tokenizer, model, tower = load_checkpoint(init)
+    scenes = [generate_scene(seed) for seed in range(config.scenes)]
+    pixels = scene_pixels(scenes, processor, PICTURES[config.pictures])
+    features = all_tower_features(tower, pixels)
+    batcher = training_batcher(tokenizer, scenes, config)
+    model.llm.requires_grad_(True)
+    run_stage(stage2(config, "stage 2 (continued)"), model, batcher, features, config, log)
+    return Trained(tokenizer, tower, features, batcher, model, None)
+
+
+def training_batcher(
+    tokenizer: PreTrainedTokenizerFast, scenes: Sequence[Scene], config: TrainConfig
+) -> Batcher:
+    book = PHRASINGS[config.phrasings]
+    return Batcher(tokenizer, scenes, DemoShape().image_tokens, config.question_first, book)
+
+
+def stage2(config: TrainConfig, name: str) -> Stage:
+    return Stage(
+        name,
+        STAGE2_KINDS,
+        config.stage2_weights,
+        config.stage2_steps,
+        config.stage2_learning_rate,
+    )
 
 
 def conversation_only_steps(config: TrainConfig) -> int:
@@ -214,12 +271,5 @@ def train_language_side(
     run_stage(stage1, model, batcher, features, config, log)
     after_stage1 = copy.deepcopy(model)
     model.llm.requires_grad_(True)
-    stage2 = Stage(
-        "stage 2 (full data)",
-        STAGE2_KINDS,
-        config.stage2_weights,
-        config.stage2_steps,
-        config.stage2_learning_rate,
-    )
-    run_stage(stage2, model, batcher, features, config, log)
+    run_stage(stage2(config, "stage 2 (full data)"), model, batcher, features, config, log)
     return model, after_stage1

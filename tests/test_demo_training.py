@@ -15,7 +15,9 @@ from safetensors.torch import load_file
 from transformers import PreTrainedTokenizerFast
 
 from llava_demo.batches import IGNORE, Batch, Batcher, batch_loss, row_embeddings
+from llava_demo.checkpoint_load import load_checkpoint
 from llava_demo.config import TrainConfig
+from llava_demo.export import export_original
 from llava_demo.model import DemoLlava, DemoShape, build_tokenizer
 from llava_demo.scenes import Scene, generate_scene
 from llava_demo.train import train_demo
@@ -119,6 +121,39 @@ def test_output_folders_are_servable_entries(runs: tuple[Path, Path], tmp_path: 
         "llava-demo-hf",
         "hf",
         runs[0].parent / "llava-demo-hf" / "weights",
+    )
+
+
+def test_a_continued_run_starts_from_the_checkpoint_and_trains_stage_2_alone(
+    runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`train --init`: the loaded model is the checkpoint, weight for weight (what it exports
+    before any step), the tower and tokenizer are kept, and only stage 2 runs."""
+    start = runs[0]
+    tokenizer, model, _ = load_checkpoint(start)
+    reloaded = tmp_path / "reloaded"
+    export_original(reloaded, model, tokenizer)
+    before = load_file(str(start / "weights" / "model.safetensors"))
+    after = load_file(str(reloaded / "model.safetensors"))
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[key], after[key]) for key in before)
+    assert (reloaded / "tokenizer.json").read_text() == (
+        start / "weights" / "tokenizer.json"
+    ).read_text()
+
+    continued = tmp_path / "continued" / "llava-demo"
+    train_demo(TrainConfig(out=continued, init=start, ablations=False, **TINY_RUN))
+    stages = {
+        json.loads(line)["stage"]
+        for line in (continued / "train_log.jsonl").read_text().splitlines()
+    }
+    assert stages == {"stage 2 (continued)"}
+    tower = load_file(str(continued / "tower" / "model.safetensors"))
+    original_tower = load_file(str(start / "tower" / "model.safetensors"))
+    assert all(torch.equal(tower[key], original_tower[key]) for key in tower), "tower frozen"
+    trained = load_file(str(continued / "weights" / "model.safetensors"))
+    assert not torch.equal(
+        trained["model.mm_projector.weight"], before["model.mm_projector.weight"]
     )
 
 
