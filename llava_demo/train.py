@@ -30,6 +30,7 @@ from llava_demo.config import TrainConfig
 from llava_demo.encoder_pretrain import cell_labels, pretrain_tower
 from llava_demo.export import export_all
 from llava_demo.instructions import STAGE2_KINDS
+from llava_demo.json_words import add_word_tokens
 from llava_demo.lm_pretrain import pretrain_language_model
 from llava_demo.loss_log import LossLog
 from llava_demo.model import DemoLlava, DemoShape, build_tokenizer, tower_config, tower_features
@@ -211,6 +212,7 @@ def continue_stage2(
     """Stage 2 again from a checkpoint's weights (its tokenizer and frozen tower too), on this
     run's data: the stage-2 flags say how long, how fast and on which kinds."""
     tokenizer, model, tower = load_checkpoint(init)
+    tokenizer = add_word_tokens(tokenizer, model)  # the JSON descriptions' words, unspaced
     scenes = [generate_scene(seed) for seed in range(config.scenes)]
     pixels = scene_pixels(scenes, processor, PICTURES[config.pictures])
     features = all_tower_features(tower, pixels)
