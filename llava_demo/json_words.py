@@ -38,10 +38,10 @@ def with_word_tokens(serialized: str, words: Sequence[str]) -> str:
     data = json.loads(serialized)
     vocab: dict[str, int] = data["model"]["vocab"]
     merges: list[list[str]] = data["model"]["merges"]
-    model = Tokenizer.from_str(serialized).model
-    next_id = Tokenizer.from_str(serialized).get_vocab_size(with_added_tokens=True)
+    tokenizer = Tokenizer.from_str(serialized)
+    next_id = tokenizer.get_vocab_size(with_added_tokens=True)
     for word in words:
-        pieces = [token.value for token in model.tokenize(word)]
+        pieces = [token.value for token in tokenizer.model.tokenize(word)]
         joined = pieces[0]
         for piece in pieces[1:]:  # left to right: "c" "ir" "cle" -> "cir" -> "circle"
             merges.append([joined, piece])

@@ -131,7 +131,7 @@ def pretrain_encoder(
     return tower
 
 
-@dataclass
+@dataclass(frozen=True)
 class Trained:
     """What the stages leave: the tokenizer, the frozen tower, the training scenes' features,
     the batcher, the full model, and the model after stage 1 (None when continued)."""

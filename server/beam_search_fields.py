@@ -4,6 +4,8 @@ one message, where vLLM's server ignores them silently."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from pydantic import BaseModel, Field
 from vllm.sampling_params import BeamSearchParams
 
@@ -31,29 +33,51 @@ def refuse_what_beam_search_ignores(applied: dict[str, bool]) -> None:
         )
 
 
-def sampling_fields_applied(
-    fields: VllmSamplingFields,
-    top_p: float | None,
-    top_k: int | None,
-    stop: list[str],
-    presence_penalty: float | None,
-    frequency_penalty: float | None,
-) -> dict[str, bool]:
+class SampledRequest(Protocol):
+    """What both request schemas hold of sampling: OpenAI's fields and vLLM's extras."""
+
+    @property
+    def top_p(self) -> float | None: ...
+    @property
+    def top_k(self) -> int | None: ...
+    @property
+    def stop_sequences(self) -> list[str]: ...
+    @property
+    def presence_penalty(self) -> float | None: ...
+    @property
+    def frequency_penalty(self) -> float | None: ...
+    @property
+    def min_p(self) -> float | None: ...
+    @property
+    def repetition_penalty(self) -> float | None: ...
+    @property
+    def logit_bias(self) -> dict[str, float] | None: ...
+    @property
+    def min_tokens(self) -> int: ...
+    @property
+    def stop_token_ids(self) -> list[int] | None: ...
+    @property
+    def bad_words(self) -> list[str] | None: ...
+    @property
+    def allowed_token_ids(self) -> list[int] | None: ...
+
+
+def sampling_fields_applied(request: SampledRequest) -> dict[str, bool]:
     """Which sampling fields beam search ignores a request sets to something other than their
-    neutral value: OpenAI's (as each schema holds them) and the shared vLLM extras."""
+    neutral value: OpenAI's and the shared vLLM extras."""
     return {
-        "top_p": top_p not in (None, 1.0),
-        "top_k": top_k not in (None, 0, -1),
-        "stop": bool(stop),
-        "presence_penalty": bool(presence_penalty),
-        "frequency_penalty": bool(frequency_penalty),
-        "min_p": fields.min_p not in (None, 0.0),
-        "repetition_penalty": fields.repetition_penalty not in (None, 1.0),
-        "logit_bias": bool(fields.logit_bias),
-        "min_tokens": fields.min_tokens > 0,
-        "stop_token_ids": bool(fields.stop_token_ids),
-        "bad_words": bool(fields.bad_words),
-        "allowed_token_ids": fields.allowed_token_ids is not None,
+        "top_p": request.top_p not in (None, 1.0),
+        "top_k": request.top_k not in (None, 0, -1),
+        "stop": bool(request.stop_sequences),
+        "presence_penalty": bool(request.presence_penalty),
+        "frequency_penalty": bool(request.frequency_penalty),
+        "min_p": request.min_p not in (None, 0.0),
+        "repetition_penalty": request.repetition_penalty not in (None, 1.0),
+        "logit_bias": bool(request.logit_bias),
+        "min_tokens": request.min_tokens > 0,
+        "stop_token_ids": bool(request.stop_token_ids),
+        "bad_words": bool(request.bad_words),
+        "allowed_token_ids": request.allowed_token_ids is not None,
     }
 
 

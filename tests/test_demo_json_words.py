@@ -25,10 +25,11 @@ UNSPACED = re.compile(rf"(?<! )\b({'|'.join(JSON_WORDS)})\b")
 def training_texts(scenes: range) -> list[str]:
     """Prompts and answers of every kind, in training's and the held-out phrasings."""
     texts = []
+    books = (TRAINING, heldout_phrasebook())
     for seed in scenes:
         scene = generate_scene(seed)
         for kind in ("caption", *STAGE2_KINDS):
-            for book in (TRAINING, heldout_phrasebook()):
+            for book in books:
                 sample = make_sample(scene, kind, seed, book)
                 texts += [prompt_text(sample.turns, True), sample.written_answer]
     return texts

@@ -188,14 +188,7 @@ class ChatCompletionRequest(
             self.response_format.type != "text"
         )
         return {
-            **sampling_fields_applied(
-                self,
-                self.top_p,
-                self.top_k,
-                self.stop_sequences,
-                self.presence_penalty,
-                self.frequency_penalty,
-            ),
+            **sampling_fields_applied(self),
             "response_format": constrained_format,
             "structured_outputs": self.structured_outputs is not None,
             "tool_choice": self.effective_tool_choice not in ("none", "auto"),

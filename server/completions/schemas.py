@@ -107,14 +107,7 @@ class CompletionRequest(RequestModel, VllmSamplingFields, BeamSearchFields, Prom
     def _fields_beam_search_ignores(self) -> dict[str, bool]:
         """Each field beam search would not honour: set to something other than neutral?"""
         return {
-            **sampling_fields_applied(
-                self,
-                self.top_p,
-                self.top_k,
-                self.stop_sequences,
-                self.presence_penalty,
-                self.frequency_penalty,
-            ),
+            **sampling_fields_applied(self),
             # The search keeps each step's candidates, not the answer's logprobs.
             "logprobs": self.logprobs is not None,
         }
