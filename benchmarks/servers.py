@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from server.model_loader import STRUCTURED_OUTPUTS
+from server.model_loader import COMPACT_JSON
 from server.model_repo import ModelSpec
 
 
@@ -58,9 +58,9 @@ def vllm_command(spec: ModelSpec, checkpoint: Path, port: int) -> list[str]:
         "--seed",
         str(engine.seed),
         "--disable-uvicorn-access-log",
-        # The structured-outputs settings our engine runs with (compact JSON).
+        # The structured-outputs settings our engine runs with (its backend, compact JSON).
         "--structured-outputs-config",
-        json.dumps(STRUCTURED_OUTPUTS),
+        json.dumps({"backend": engine.structured_outputs_backend, **COMPACT_JSON}),
     ]
     if engine.max_model_len:
         command += ["--max-model-len", str(engine.max_model_len)]

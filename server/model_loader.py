@@ -16,11 +16,10 @@ from server.model_repo import ModelSpec
 from server.model_store import LocalModel, ensure_local, vision_input_size
 from server.prompts.base import PromptBuilder
 
-# vLLM's structured-outputs settings for this server (as `vllm serve --structured-outputs-config`
-# takes them): the xgrammar backend, and compact JSON, as OpenAI's. vLLM applies whitespace per
-# engine, not per request (and only with xgrammar or guidance named); free whitespace between
-# JSON tokens lets a weak model wander.
-STRUCTURED_OUTPUTS: dict[str, Any] = {"backend": "xgrammar", "disable_any_whitespace": True}
+# Compact JSON, as OpenAI's, for every model (the backend is model.yaml's). vLLM applies
+# whitespace per engine, not per request (and only with xgrammar or guidance named); free
+# whitespace between JSON tokens lets a weak model wander.
+COMPACT_JSON: dict[str, Any] = {"disable_any_whitespace": True}
 
 
 @dataclass(frozen=True)
@@ -83,6 +82,11 @@ def engine_args(spec: ModelSpec, local: LocalModel) -> AsyncEngineArgs:
         enforce_eager=engine.enforce_eager,
         tensor_parallel_size=engine.tensor_parallel_size,
         seed=engine.seed,
-        structured_outputs_config=StructuredOutputsConfig(**STRUCTURED_OUTPUTS),
+        structured_outputs_config=structured_outputs_config(engine.structured_outputs_backend),
         **optional,
     )
+
+
+def structured_outputs_config(backend: str) -> StructuredOutputsConfig:
+    """As `vllm serve --structured-outputs-config` takes it."""
+    return StructuredOutputsConfig(backend=backend, **COMPACT_JSON)

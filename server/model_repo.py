@@ -48,6 +48,11 @@ class EngineSpec(_Strict):
     tensor_parallel_size: int = Field(1, ge=1)
     gpu_memory_utilization: float | None = Field(None, gt=0, le=1)
     seed: int = 0
+    structured_outputs_backend: Literal["xgrammar", "guidance"] = Field(
+        "xgrammar",
+        description="vLLM's constrained-decoding backend (its structured_outputs_config.backend):"
+        " xgrammar, or llguidance for a vocabulary xgrammar masks wrongly (the demo model's).",
+    )
 
     @property
     def max_images(self) -> int:
