@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from server.errors import ConfigError
+from server.model_loader import structured_outputs_config
 from server.model_repo import available_models, parse_model_yaml, resolve_model
 from server.settings import REPO_MODEL_DIR
 
@@ -24,6 +25,17 @@ def test_tiny_model_is_float32_and_built() -> None:
     assert spec.source.build == "tiny-llava-hf"
 
 
+def test_the_structured_outputs_backend_reaches_vllm_per_entry() -> None:
+    """xgrammar unless model.yaml names llguidance, as the demo entries do (their vocabulary
+    trips xgrammar's token mask); compact JSON either way."""
+    tiny, demo = (resolve_model(name, REPO_MODEL_DIR) for name in ("tiny-llava-hf", "llava-demo"))
+    assert tiny.engine.structured_outputs_backend == "xgrammar"
+    assert demo.engine.structured_outputs_backend == "guidance"
+    assert resolve_model("llava-demo-hf", REPO_MODEL_DIR).engine == demo.engine
+    config = structured_outputs_config(demo.engine.structured_outputs_backend)
+    assert (config.backend, config.disable_any_whitespace) == ("guidance", True)
+
+
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "model.yaml"
     path.write_text(text)
@@ -38,6 +50,10 @@ def write(tmp_path: Path, text: str) -> Path:
         ("name: x\nsource: {hub: a}\nengine: {dtype: float8}\n", "engine.dtype"),
         ("name: x\nsource: {hub: a}\nengine: {tensor_parallel: 2}\n", "engine.tensor_parallel"),
         ("name: x\nsource: {hub: a}\nsampling: {temperature: 9}\n", "sampling.temperature"),
+        (
+            "name: x\nsource: {hub: a}\nengine: {structured_outputs_backend: outlines}\n",
+            "engine.structured_outputs_backend",
+        ),
         ("name: x\nsource: {hub: a}\nformat: gguf\n", "format"),
         ("name: x\nsource: {hub: a}\nimage_placement: after_text\n", "image_placement"),
         ("name: x\nsource: {hub: a}\nimage_placement: middle\n", "image_placement"),
