@@ -154,7 +154,10 @@ def test_the_served_model_describes_a_scene_as_json(demo_url: str) -> None:
 
 def test_a_schema_llguidance_cannot_compile_is_400_naming_the_part(demo_url: str) -> None:
     """The same refusal as on xgrammar (tests/test_openai_compat.py), in llguidance's words."""
-    schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": "(?=a)b"}}}
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {"code": {"type": "string", "pattern": "(?=a)b"}},
+    }
     client = openai.OpenAI(base_url=f"{demo_url}/v1", api_key="unused", max_retries=0)
     with pytest.raises(openai.BadRequestError) as refused:
         client.chat.completions.create(
