@@ -1,7 +1,8 @@
 """Checks a constraint before the request reaches the engine: a schema vLLM cannot compile gets
 a 400 that points at the part of the schema it cannot take. Verdicts are cached per constraint,
 so a schema sent with every request is checked once; the engine core's xgrammar compiler keeps
-its own cache of compiled grammars, also keyed by the schema."""
+its own cache of compiled grammars, also keyed by the schema (llguidance builds masks lazily,
+without one)."""
 
 from __future__ import annotations
 

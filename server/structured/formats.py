@@ -1,7 +1,8 @@
 """OpenAI's response formats (chat's `response_format`, the Responses API's `text.format`) and
 vLLM's own `structured_outputs` field, as vLLM StructuredOutputsParams.
 
-vLLM does the constrained decoding itself (xgrammar, with its fallbacks); this module only
+vLLM does the constrained decoding itself (with the model's backend: xgrammar or llguidance);
+this module only
 translates the request's wording.
 """
 
