@@ -2,8 +2,7 @@
 vLLM's own `structured_outputs` field, as vLLM StructuredOutputsParams.
 
 vLLM does the constrained decoding itself (with the model's backend: xgrammar or llguidance);
-this module only
-translates the request's wording.
+this module only translates the request's wording.
 """
 
 from __future__ import annotations
