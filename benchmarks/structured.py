@@ -4,8 +4,9 @@ request, 32 tokens out) unconstrained, and the same under a json_schema response
 
 The schema asks for a list of 64 colour and shape words, so no answer completes within the 32
 tokens every request generates (`ignore_eos`, as the main benchmark): both variants produce
-exactly as many tokens, and the difference is what the grammar costs per token (xgrammar's
-token bitmask each step, on the engine's side), plus compiling it once.
+exactly as many tokens, and the difference is what the grammar costs per token (the backend's
+token bitmask each step, on the engine's side, xgrammar or llguidance as model.yaml says), plus
+compiling it once.
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ def main() -> None:
         "(a 64x64 PNG, 32 tokens out) free and under a json_schema response_format whose "
         "answer cannot finish within the 32 tokens, so both generate the same number; each "
         "cell `free / json_schema (ratio json_schema / free)`, both servers with the same "
-        "structured-outputs settings (xgrammar, compact JSON). "
+        f"structured-outputs settings ({spec.engine.structured_outputs_backend}, compact JSON). "
         f"Machine: {machine_description()}\n\n"
         f"{table}\n\n{against_vllm(runs)}\n"
     )
