@@ -129,7 +129,8 @@ class Engine:
 
     def shutdown(self) -> None:
         self._llm.shutdown()
-        self._reaper.terminate()  # nothing left to watch: vLLM stopped its processes
+        # vLLM stops what it can reach; a killed engine core's workers it cannot.
+        orphan_reaper.reap_now(self._reaper)
 
 
 class _BeamSearch(BeamSearchOnlineMixin):  # type: ignore[misc]  # vLLM module, untyped here

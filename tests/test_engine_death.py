@@ -1,5 +1,6 @@
 """The engine-core process dies (killed): the request in flight gets an error instead of
-hanging, /health turns 503, and the server exits non-zero so the orchestrator restarts it."""
+hanging, /health turns 503, the server exits non-zero so the orchestrator restarts it, and no
+engine process outlives it (not even the killed core's workers)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,12 @@ def test_engine_death_turns_health_503_and_exits_non_zero(
         worker = threading.Thread(target=in_flight, daemon=True)
         worker.start()
         wait_in_engine(url)
+        # Stopped as well, the core's workers cannot notice its death themselves (vLLM's death
+        # pipe): only the server's shutdown, through the orphan reaper, can end them.
+        engine_workers = core.children(recursive=True)
+        assert engine_workers, "vLLM's engine core should run its workers as child processes"
+        for engine_worker in engine_workers:
+            engine_worker.suspend()
         core.send_signal(signal.SIGKILL)
 
     wait_for(lambda: _health_seen_503(taken_server), "/health to turn 503")
