@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from server.model_loader import COMPACT_JSON
+from server.model_loader import structured_outputs_settings
 from server.model_repo import ModelSpec
 
 
@@ -60,7 +60,7 @@ def vllm_command(spec: ModelSpec, checkpoint: Path, port: int) -> list[str]:
         "--disable-uvicorn-access-log",
         # The structured-outputs settings our engine runs with (its backend, compact JSON).
         "--structured-outputs-config",
-        json.dumps({"backend": engine.structured_outputs_backend, **COMPACT_JSON}),
+        json.dumps(structured_outputs_settings(engine.structured_outputs_backend)),
     ]
     if engine.max_model_len:
         command += ["--max-model-len", str(engine.max_model_len)]

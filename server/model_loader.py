@@ -16,11 +16,6 @@ from server.model_repo import ModelSpec
 from server.model_store import LocalModel, ensure_local, vision_input_size
 from server.prompts.base import PromptBuilder
 
-# Compact JSON, as OpenAI's, for every model (the backend is model.yaml's). vLLM applies
-# whitespace per engine, not per request (and only with xgrammar or guidance named); free
-# whitespace between JSON tokens lets a weak model wander.
-COMPACT_JSON: dict[str, Any] = {"disable_any_whitespace": True}
-
 
 @dataclass(frozen=True)
 class LoadedModel:
@@ -87,6 +82,13 @@ def engine_args(spec: ModelSpec, local: LocalModel) -> AsyncEngineArgs:
     )
 
 
+def structured_outputs_settings(backend: str) -> dict[str, Any]:
+    """As `vllm serve --structured-outputs-config` takes them: model.yaml's backend, and compact
+    JSON, as OpenAI's, for every model. vLLM applies whitespace per engine, not per request
+    (and only with xgrammar or guidance named); free whitespace between JSON tokens lets a weak
+    model wander."""
+    return {"backend": backend, "disable_any_whitespace": True}
+
+
 def structured_outputs_config(backend: str) -> StructuredOutputsConfig:
-    """As `vllm serve --structured-outputs-config` takes it."""
-    return StructuredOutputsConfig(backend=backend, **COMPACT_JSON)
+    return StructuredOutputsConfig(**structured_outputs_settings(backend))
