@@ -28,7 +28,9 @@ def valid_unicode(value: _T) -> _T:
     Checks a text, or each text (or text part) of a list."""
     for item in value if isinstance(value, list) else [value]:
         text = item if isinstance(item, str) else getattr(item, "text", None)
-        if not isinstance(text, str):
+        # An ASCII text holds no surrogate, and CPython knows a str is ASCII without reading
+        # it: a multi-megabyte data URL is not copied to be checked (this runs on the loop).
+        if not isinstance(text, str) or text.isascii():
             continue
         try:
             text.encode("utf-8")

@@ -25,6 +25,15 @@ _UNPARSED: Any = object()
 class PydanticJsonRequest(Request):
     _parsed: Any = _UNPARSED
 
+    async def body(self) -> bytes:
+        """Starlette's body() joins the chunks it received, and the empty one that ends them:
+        a copy of the whole body even when it came in one piece, as BodyReaderMiddleware
+        hands it on. Here a single piece is kept as it is."""
+        if not hasattr(self, "_body"):
+            chunks = [chunk async for chunk in self.stream() if chunk]
+            self._body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return self._body
+
     async def json(self) -> Any:
         if self._parsed is _UNPARSED:
             body = await self.body()

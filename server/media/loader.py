@@ -38,6 +38,8 @@ from server.media.pixel_budget import PixelBudget, check_request_pixels
 from server.settings import Settings
 
 T = TypeVar("T")
+# Accepted schemes are at most 5 characters; a longer one is still named in the refusal.
+_LONGEST_SCHEME = 32
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ class MediaLoader:
     async def _find(self, url: str, draft_edge: int | None, downloads: asyncio.Semaphore) -> Found:
         """The image's bytes and key, and the cached image or the header's probe.
         downloads: the request's share of concurrent downloads."""
-        source = _source(url)
+        source = _source(_scheme(url))
         try:
             with metrics.IMAGE_FETCH_SECONDS.labels(source=source).time():
                 media = await self._read(url, downloads)
@@ -163,7 +165,7 @@ class MediaLoader:
         return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
 
     async def _read(self, url: str, downloads: asyncio.Semaphore) -> Media:
-        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+        scheme = _scheme(url)
         max_bytes = self._settings.media_max_bytes
         loop = asyncio.get_running_loop()
         if scheme == "data":  # base64 of megabytes: not on the event loop either
@@ -184,6 +186,13 @@ class MediaLoader:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _source(url: str) -> str:
-    source = url.split(":", 1)[0].lower() if ":" in url else ""
-    return source if source in ("data", "http", "https", "file") else "other"
+def _scheme(url: str) -> str:
+    """The URL's scheme, lower-cased ("" without one). Only the URL's head is looked at: the
+    rest may be a multi-megabyte data URL, which this runs on the event loop for."""
+    scheme, colon, _ = url[: _LONGEST_SCHEME + 1].partition(":")
+    return scheme.lower() if colon else ""
+
+
+def _source(scheme: str) -> str:
+    """The metrics' label for a scheme."""
+    return scheme if scheme in ("data", "http", "https", "file") else "other"
