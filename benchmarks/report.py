@@ -133,9 +133,10 @@ threads blocked in a system call (vLLM's engine monitor waiting on its processes
 """
 
 
-def write_summary(out: Path, doc: Path, machine: str) -> None:
-    """docs/benchmarks.md: the method, then every model's latest table and plot."""
-    sections = [METHOD, f"**Machine.** {machine}\n"]
+def write_summary(out: Path, doc: Path) -> None:
+    """docs/benchmarks.md: the method, then every model's latest table and plot, each with the
+    machine it was measured on."""
+    sections = [METHOD]
     for result_file in sorted(out.glob("bench-*.json")):
         results = json.loads(result_file.read_text())
         name = results["model"]
@@ -146,6 +147,7 @@ def write_summary(out: Path, doc: Path, machine: str) -> None:
             f"## {name} ({results['requests']} requests per run, {median} of "
             f"{repeats} runs, {results['started']})\n"
         )
+        sections.append(f"Machine: {results['machine']}\n")
         sections.append(markdown_table(results) + "\n")
         if "load_average" in results:
             start, end = results["load_average"]

@@ -203,6 +203,7 @@ def main() -> None:
         "requests": args.requests,
         "repeats": args.repeats,
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": machine_description(),
         "workloads": {},
     }
     with tempfile.TemporaryDirectory() as scratch, _file_host(Path(scratch)) as image_url:
@@ -228,7 +229,7 @@ def main() -> None:
     report.write_outputs(results, args.out)
     if args.profile:
         profile.write_summary(args.out / "profiles", label, args.out)
-    report.write_summary(args.out, args.doc, machine_description())
+    report.write_summary(args.out, args.doc)
 
 
 def _server_commands(
