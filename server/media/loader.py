@@ -38,8 +38,9 @@ from server.media.pixel_budget import PixelBudget, check_request_pixels
 from server.settings import Settings
 
 T = TypeVar("T")
-# Accepted schemes are at most 5 characters; a longer one is still named in the refusal.
-_LONGEST_SCHEME = 32
+# How much of a URL's head holds its scheme: accepted ones have at most 5 characters, and an
+# unknown one up to this long is still named in the refusal.
+_SCHEME_HEAD = 32
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ class MediaLoader:
 def _scheme(url: str) -> str:
     """The URL's scheme, lower-cased ("" without one). Only the URL's head is looked at: the
     rest may be a multi-megabyte data URL, which this runs on the event loop for."""
-    scheme, colon, _ = url[: _LONGEST_SCHEME + 1].partition(":")
+    scheme, colon, _ = url[: _SCHEME_HEAD + 1].partition(":")
     return scheme.lower() if colon else ""
 
 
