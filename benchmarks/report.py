@@ -117,7 +117,9 @@ same vLLM runs on the same machine load; its table follows the main one.
 Each cell is measured `--repeats` times on each server (3 by default; once for **c**, whose
 repeats would be warm), interleaved: every run on one server is followed at once by the same
 run on the other, and who goes first alternates, so a neighbour's burst or a slow drift of this
-shared machine falls on both servers alike. The run with the median throughput is reported.
+shared machine falls on both servers alike. Before them each server gets one untimed run of the
+first cell: the first runs after a start are slower on both. The run with the median throughput
+is reported.
 Each cell is `vLLM / llava-serve (ratio llava-serve / vLLM)`: higher is better for req/s and
 tok/s, lower for latencies. Peak RSS is the whole server process tree (API process + engine
 core), sampled every 250 ms. Run against itself, vLLM's server measures within ~6% of its own
