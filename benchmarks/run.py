@@ -112,13 +112,7 @@ def measure_cells(
         with files_hosted(this_run, hosted):
             return measure(this_run, concurrency, url, model, tokenizer)
 
-    # One untimed run of the first cell on each server: the first runs after a start are
-    # slower on both (vLLM's server 40, then 55 and 59 req/s at 64x64), and the interleaved
-    # order would hand that to whichever server the median run falls on.
-    first = next((w for w in workloads if not w.cold_warm), None)
-    if first is not None:
-        for server in servers.values():
-            measure_once(first, first.concurrencies[0], server.base_url)
+    _warm_up(servers, workloads, measure_once)
     for workload in workloads:
         for concurrency in workload.concurrencies:
             # Once for cold/warm: a repeat would find every photo warm.
@@ -141,6 +135,20 @@ def measure_cells(
                 )
                 runs.setdefault(workload.name, {}).setdefault(name, []).append(summary)
     return runs
+
+
+def _warm_up(
+    servers: dict[str, RunningServer],
+    workloads: list[Workload],
+    measure_once: Callable[[Workload, int, str], dict[str, Any]],
+) -> None:
+    """One untimed run of the first cell on each server: the first runs after a start are
+    slower on both (vLLM's server 40, then 55 and 59 req/s at 64x64), and the interleaved order
+    would hand that to whichever server the median run falls on."""
+    first = next((w for w in workloads if not w.cold_warm), None)
+    if first is not None:
+        for server in servers.values():
+            measure_once(first, first.concurrencies[0], server.base_url)
 
 
 def _profiled_runs(
