@@ -25,11 +25,8 @@ from vllm.tokenizers import TokenizerLike, get_tokenizer
 
 from benchmarks.measure import measure
 from benchmarks.random_mm import parse_sizes, random_mm_workloads
-from benchmarks.servers import RunningServer, free_port, ours_command, running, vllm_command
+from benchmarks.servers import RunningServer, model_under_test, start_both
 from benchmarks.workloads import Workload
-from server.model_repo import resolve_model
-from server.model_store import ensure_local
-from server.settings import REPO_MODEL_DIR, Settings
 
 # vLLM names its processes (the kernel keeps 15 characters of a name: "VLLM::EngineCor").
 ENGINE_ROLES = {"VLLM::EngineCor": "engine core process", "VLLM::Worker": "model worker process"}
@@ -147,22 +144,12 @@ def _arguments() -> argparse.Namespace:
 
 def main() -> None:
     args = _arguments()
-    spec = resolve_model(args.model, REPO_MODEL_DIR)
-    home = Settings().home
-    checkpoint = ensure_local(spec, home).model
-    tokenizer = get_tokenizer(str(checkpoint))
+    model = model_under_test(args.model)
+    tokenizer = get_tokenizer(str(model.checkpoint))
     [workload] = random_mm_workloads(tokenizer, args.requests, parse_sizes(args.size), [])
-    vllm_port, ours_port = free_port(), free_port()
-    commands = {
-        "vllm": (vllm_command(spec, checkpoint, vllm_port), vllm_port),
-        "llava-serve": (ours_command(args.model, home, ours_port, []), ours_port),
-    }
-    budgets = {name: Budget() for name in commands}
+    budgets = {name: Budget() for name in ("vllm", "llava-serve")}
     with tempfile.TemporaryDirectory() as logs, contextlib.ExitStack() as stack:
-        servers = {
-            name: stack.enter_context(running(name, command, port, Path(logs) / f"{name}.log"))
-            for name, (command, port) in commands.items()
-        }
+        servers = start_both(stack, model, Path(logs))
         run_number = 0
         for repeat in range(args.repeats):
             order = list(servers) if repeat % 2 == 0 else list(reversed(servers))

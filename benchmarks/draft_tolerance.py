@@ -14,11 +14,9 @@ import numpy as np
 from PIL import Image
 from transformers import AutoProcessor
 
+from benchmarks.servers import model_under_test
 from benchmarks.workloads import phone_photo
 from server.media.draft import apply_draft
-from server.model_repo import resolve_model
-from server.model_store import ensure_local
-from server.settings import REPO_MODEL_DIR, Settings
 
 
 def decode(data: bytes, edge: int | None) -> tuple[Image.Image, float]:
@@ -35,7 +33,7 @@ def main() -> None:
     parser.add_argument("--model", default="bench-llava-hf-336")
     parser.add_argument("--photos", type=int, default=8)
     args = parser.parse_args()
-    checkpoint = ensure_local(resolve_model(args.model, REPO_MODEL_DIR), Settings().home).model
+    checkpoint = model_under_test(args.model).checkpoint
     processor = AutoProcessor.from_pretrained(checkpoint).image_processor
     edge = int(processor.size["shortest_edge"])
     worst, mean_diffs = 0.0, []

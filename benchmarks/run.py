@@ -24,17 +24,16 @@ from benchmarks import profile, report
 from benchmarks.measure import measure
 from benchmarks.random_mm import SIZES, parse_sizes, random_mm_workloads
 from benchmarks.servers import (
+    ModelUnderTest,
     RunningServer,
     free_port,
     machine_description,
+    model_under_test,
     ours_command,
     running,
     vllm_command,
 )
 from benchmarks.workloads import Workload, build_workloads, files_hosted
-from server.model_repo import ModelSpec, resolve_model
-from server.model_store import ensure_local
-from server.settings import REPO_MODEL_DIR, Settings
 
 
 def _arguments() -> argparse.Namespace:
@@ -205,10 +204,9 @@ def _start_servers(
 
 def main() -> None:
     args = _arguments()
-    spec = resolve_model(args.model, REPO_MODEL_DIR)
-    home = Settings().home
-    checkpoint = ensure_local(spec, home).model
-    tokenizer = get_tokenizer(str(checkpoint))
+    model = model_under_test(args.model)
+    spec = model.spec
+    tokenizer = get_tokenizer(str(model.checkpoint))
     concurrencies = [int(value) for value in args.concurrency.split(",")]
     load_at_start = os.getloadavg()[0]  # other jobs on this machine: said in the doc
     # Each suite has its own result files and section of docs/benchmarks.md.
@@ -230,7 +228,7 @@ def main() -> None:
         if args.only:
             workloads = [w for w in workloads if w.name.startswith(tuple(args.only.split(",")))]
         logs, profiles = _output_folders(args.out, args.profile)
-        servers = _server_commands(args, spec, checkpoint, home)
+        servers = _server_commands(args, model)
         with contextlib.ExitStack() as stack:
             up = _start_servers(stack, servers, logs, args.parallel_start)
             for workload, by_server in measure_cells(
@@ -248,19 +246,19 @@ def main() -> None:
 
 
 def _server_commands(
-    args: argparse.Namespace, spec: ModelSpec, checkpoint: Path, home: Path
+    args: argparse.Namespace, model: ModelUnderTest
 ) -> dict[str, tuple[list[str], int, Path | None]]:
     """Each server's command, port and source tree (None: this one): vLLM's own, then ours on
     the same checkpoint, then an earlier tree of ours with --baseline."""
     vllm_port, ours_port = free_port(), free_port()
     extra = args.ours_args.split()
     servers: dict[str, tuple[list[str], int, Path | None]] = {
-        "vllm": (vllm_command(spec, checkpoint, vllm_port), vllm_port, None),
-        "llava-serve": (ours_command(args.model, home, ours_port, extra), ours_port, None),
+        "vllm": (vllm_command(model.spec, model.checkpoint, vllm_port), vllm_port, None),
+        "llava-serve": (ours_command(model.given, model.home, ours_port, extra), ours_port, None),
     }
     if args.baseline is not None:
         port = free_port()
-        command = ours_command(args.model, home, port, extra)
+        command = ours_command(model.given, model.home, port, extra)
         servers["baseline"] = (command, port, args.baseline.resolve())
     return servers
 

@@ -21,7 +21,24 @@ import httpx
 import psutil
 
 from server.model_loader import structured_outputs_settings
-from server.model_repo import ModelSpec
+from server.model_repo import ModelSpec, resolve_model
+from server.model_store import ensure_local
+from server.settings import REPO_MODEL_DIR, Settings
+
+
+@dataclass(frozen=True)
+class ModelUnderTest:
+    given: str  # as the command line named it: llava-serve resolves it the same way
+    spec: ModelSpec
+    home: Path  # llava-serve's home, where its checkpoints are
+    checkpoint: Path  # the model's folder, which vLLM's server loads
+
+
+def model_under_test(name: str) -> ModelUnderTest:
+    """The model's entry and its checkpoint on disk (made present first if it is not)."""
+    spec = resolve_model(name, REPO_MODEL_DIR)
+    home = Settings().home
+    return ModelUnderTest(name, spec, home, ensure_local(spec, home).model)
 
 
 @dataclass
@@ -115,6 +132,21 @@ def running(
             process.kill()
         with contextlib.suppress(ProcessLookupError):  # engine processes, whatever happened
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def start_both(
+    stack: contextlib.ExitStack, model: ModelUnderTest, logs: Path, log_suffix: str = ""
+) -> dict[str, RunningServer]:
+    """vLLM's own server, then llava-serve, on the same model, up until the stack closes."""
+    vllm_port, ours_port = free_port(), free_port()
+    commands = {
+        "vllm": (vllm_command(model.spec, model.checkpoint, vllm_port), vllm_port),
+        "llava-serve": (ours_command(model.given, model.home, ours_port, []), ours_port),
+    }
+    return {
+        name: stack.enter_context(running(name, command, port, logs / f"{name}{log_suffix}.log"))
+        for name, (command, port) in commands.items()
+    }
 
 
 def _wait_ready(server: RunningServer, log: Path, timeout_s: float = 2400) -> None:

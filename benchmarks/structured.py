@@ -22,13 +22,10 @@ from typing import Any
 from vllm.tokenizers import get_tokenizer
 
 from benchmarks.run import measure_cells
-from benchmarks.servers import free_port, machine_description, ours_command, running, vllm_command
+from benchmarks.servers import machine_description, model_under_test, start_both
 from benchmarks.workloads import Workload, data_url, small_png
 from benchmarks.workloads import _question as question
 from benchmarks.workloads import _request as sample_request
-from server.model_repo import resolve_model
-from server.model_store import ensure_local
-from server.settings import REPO_MODEL_DIR, Settings
 
 WORDS_SCHEMA = {
     "type": "object",
@@ -108,25 +105,16 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,8")
     parser.add_argument("--out", type=Path, default=Path("docs/bench"))
     args = parser.parse_args()
-    spec = resolve_model(args.model, REPO_MODEL_DIR)
-    home = Settings().home
-    checkpoint = ensure_local(spec, home).model
+    model = model_under_test(args.model)
+    spec = model.spec
     concurrencies = [int(value) for value in args.concurrency.split(",")]
     workloads = structured_workloads(args.requests, concurrencies)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     logs = args.out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    vllm_port, ours_port = free_port(), free_port()
-    commands = {
-        "vllm": (vllm_command(spec, checkpoint, vllm_port), vllm_port),
-        "llava-serve": (ours_command(args.model, home, ours_port, []), ours_port),
-    }
     with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as stack:
-        up = {
-            name: stack.enter_context(running(name, command, port, logs / f"{name}-structured.log"))
-            for name, (command, port) in commands.items()
-        }
-        tokenizer = get_tokenizer(str(checkpoint))
+        up = start_both(stack, model, logs, "-structured")
+        tokenizer = get_tokenizer(str(model.checkpoint))
         runs = measure_cells(
             up, workloads, Path(scratch), spec.name, tokenizer, None, args.repeats, "structured"
         )
