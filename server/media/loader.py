@@ -119,10 +119,11 @@ class MediaLoader:
     async def _find(self, url: str, draft_edge: int | None, downloads: asyncio.Semaphore) -> Found:
         """The image's bytes and key, and the cached image or the header's probe.
         downloads: the request's share of concurrent downloads."""
-        source = _source(_scheme(url))
+        scheme = _scheme(url)
+        source = _source(scheme)
         try:
             with metrics.IMAGE_FETCH_SECONDS.labels(source=source).time():
-                media = await self._read(url, downloads)
+                media = await self._read(url, scheme, downloads)
             # Keyed by the bytes whatever brought them. Draft decoding changes the pixels: its
             # own variant. Hashing megabytes and reading headers run in the pool.
             variant = f":{draft_edge}" if draft_edge else ":exact"
@@ -165,8 +166,7 @@ class MediaLoader:
     async def _in_pool(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
 
-    async def _read(self, url: str, downloads: asyncio.Semaphore) -> Media:
-        scheme = _scheme(url)
+    async def _read(self, url: str, scheme: str, downloads: asyncio.Semaphore) -> Media:
         max_bytes = self._settings.media_max_bytes
         loop = asyncio.get_running_loop()
         if scheme == "data":  # base64 of megabytes: not on the event loop either
