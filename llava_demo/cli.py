@@ -1,6 +1,6 @@
-"""`python -m llava_demo train|eval|probe` (`make train-demo` / `make eval-demo`): arguments
-here, work in train.py/evaluate.py/tower_probe.py (imported only when the command runs: they
-need torch)."""
+"""`python -m llava_demo train|eval|probe|distil` (`make train-demo` / `make eval-demo`):
+arguments here, work in train.py/evaluate.py/tower_probe.py/tower_distil.py (imported only
+when the command runs: they need torch)."""
 
 from __future__ import annotations
 
@@ -123,6 +123,22 @@ def _add_probe_command(commands: Any) -> None:
     probe.add_argument("--scenes", type=int, default=500, help="fresh scenes per renderer")
 
 
+def _add_distil_command(commands: Any) -> None:
+    distil = commands.add_parser(
+        "distil",
+        help="teach a checkpoint's tower to see varied pictures as it sees plain ones",
+        description="Unset flags keep llava_demo/tower_distil.py's DistilConfig values.",
+    )
+    distil.add_argument("--init", type=Path, required=True, help="checkpoint folder (teacher)")
+    distil.add_argument("--out", type=Path, required=True, help="folder to write (and OUT-hf)")
+    for name in ("scenes", "styles", "steps", "seed", "extra-layers", "mlp-width"):
+        distil.add_argument(f"--{name}", type=int, default=None)
+    distil.add_argument("--learning-rate", type=float, default=None)
+    distil.add_argument("--batch-size", type=int, default=None)
+    distil.add_argument("--threads", type=int, default=None, help="torch threads")
+    distil.add_argument("--eval-scenes", type=int, default=None, help="offline, per renderer")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m llava_demo",
@@ -133,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_train_command(commands)
     _add_eval_command(commands)
     _add_probe_command(commands)
+    _add_distil_command(commands)
     return parser
 
 
@@ -197,7 +214,24 @@ def _probe(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "eval": _evaluate, "probe": _probe}
+def _distil(args: argparse.Namespace) -> int:
+    from llava_demo.loss_log import LossLog
+    from llava_demo.tower_distil import DistilConfig, distil_checkpoint
+    from llava_demo.tower_probe import RENDERERS
+
+    given = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(DistilConfig)
+        if getattr(args, field.name, None) is not None
+    }
+    config = DistilConfig(**given)
+    config.out.mkdir(parents=True, exist_ok=True)
+    summary = distil_checkpoint(config, LossLog(config.out / "tower_log.jsonl"), RENDERERS)
+    print(json.dumps(summary["tower_offline_accuracy"], indent=2))
+    return 0
+
+
+COMMANDS = {"train": _train, "eval": _evaluate, "probe": _probe, "distil": _distil}
 
 
 def main(argv: list[str] | None = None) -> int:

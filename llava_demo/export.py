@@ -12,6 +12,7 @@ up to float rounding of the shift.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Final
@@ -30,7 +31,7 @@ from transformers import (
 )
 
 from llava_demo.chat_template import llava_v0_template
-from llava_demo.model import PATCH, SELECT_LAYER, DemoLlava
+from llava_demo.model import SELECT_LAYER, DemoLlava
 from llava_demo.paths import MODEL_REPO
 from llava_demo.scenes import CANVAS
 from server.checkpoints.tiny_hf import hub_layout_state_dict
@@ -108,12 +109,14 @@ def hf_model(
     model: DemoLlava, tower: CLIPVisionModel, image_token_id: int
 ) -> LlavaForConditionalGeneration:
     text = model.llm.config
+    vision = copy.deepcopy(tower.config)
+    vision._name_or_path = ""  # the folder the tower was loaded from (a distillation's init)
     config = LlavaConfig(
         architectures=["LlavaForConditionalGeneration"],
-        vision_config=tower.config,
+        vision_config=vision,
         text_config=text,
         image_token_index=image_token_id,
-        image_seq_length=(CANVAS // PATCH) ** 2,
+        image_seq_length=(tower.config.image_size // tower.config.patch_size) ** 2,
         projector_hidden_act="relu",
         vision_feature_layer=SELECT_LAYER,
         vision_feature_select_strategy="default",
@@ -153,7 +156,7 @@ def export_hf(
     LlavaProcessor(
         image_processor=processor,
         tokenizer=hf_tokenizer,
-        patch_size=PATCH,
+        patch_size=tower.config.patch_size,  # 16, or 32 for a 96-pixel tower (tower_distil)
         vision_feature_select_strategy="default",
         chat_template=chat_template,
         image_token=IMAGE_TOKEN,

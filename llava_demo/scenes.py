@@ -5,8 +5,8 @@ Grammar (docs/demo-model.md): a canvas divided into a 3x3 grid of cells; one to 
 triangle) of one colour of a fixed set of names; no two objects share both colour and shape,
 so "the red circle" always names exactly one object. How a scene looks (canvas size, shades,
 sizes, offsets, background, compression) is the renderers' business (render.py for training,
-render_eval.py for evaluation only); the vision tower sees every canvas as 48x48 pixels, so
-each cell is one of its 16-pixel patches.
+render_eval.py for evaluation only); the vision tower sees every canvas resized to a square of
+3x3 patches (48 or 96 pixels), so each cell is one of its patches.
 """
 
 from __future__ import annotations

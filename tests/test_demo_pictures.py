@@ -75,6 +75,17 @@ def test_training_pictures_vary_in_size_shape_and_background() -> None:
     corners = {image.getpixel((0, 0)) for image in images}
     assert len(corners) > 30
     assert (255, 255, 255) in corners  # the plain look stays in the mix
+    faded = [image for image in images if _spread(*_opposite_corners(image)) > 30]
+    assert len(faded) > 20  # backgrounds fading across the picture
+
+
+def _opposite_corners(image: Image.Image) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    pixels = np.asarray(image)
+    return tuple(pixels[0, 0]), tuple(pixels[-1, -1])
+
+
+def _spread(first: tuple[int, ...], second: tuple[int, ...]) -> int:
+    return max(abs(a - b) for a, b in zip(first, second, strict=True))
 
 
 def test_the_second_renderer_shares_no_drawing_code() -> None:
@@ -87,7 +98,8 @@ def test_the_second_renderer_shares_no_drawing_code() -> None:
 
 
 def test_training_never_reads_the_second_renderer_or_the_heldout_phrasings() -> None:
-    for name in ("train", "batches", "lm_pretrain", "model", "instructions", "encoder_pretrain"):
+    modules = ("train", "batches", "lm_pretrain", "model", "instructions", "encoder_pretrain")
+    for name in (*modules, "tower_distil"):
         source = (PACKAGE / f"{name}.py").read_text()
         assert "render_eval" not in source and "heldout" not in source, name
 
