@@ -184,16 +184,21 @@ def trained_on(summary: Path) -> TrainedOn:
     return TrainedOn(config.get("pictures", "varied"), config.get("phrasings", "varied"))
 
 
+def _given(args: argparse.Namespace, settings: type) -> dict[str, Any]:
+    """The flags that were given, by field: every flag is named after its settings class's
+    field; unset ones keep the class's default."""
+    return {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(settings)
+        if getattr(args, field.name, None) is not None
+    }
+
+
 def _train(args: argparse.Namespace) -> int:
     from llava_demo.config import TrainConfig
     from llava_demo.train import train_demo
 
-    # Every train flag is named after its TrainConfig field; unset ones keep the default.
-    given = {
-        field.name: getattr(args, field.name)
-        for field in dataclasses.fields(TrainConfig)
-        if getattr(args, field.name, None) is not None
-    }
+    given = _given(args, TrainConfig)
     if args.init is not None and not args.no_ablations:
         raise SystemExit("--init trains stage 2 alone, without ablations: add --no-ablations")
     config = TrainConfig(ablations=not args.no_ablations, **given)
@@ -219,12 +224,7 @@ def _distil(args: argparse.Namespace) -> int:
     from llava_demo.tower_distil import DistilConfig, distil_checkpoint
     from llava_demo.tower_probe import RENDERERS
 
-    given = {
-        field.name: getattr(args, field.name)
-        for field in dataclasses.fields(DistilConfig)
-        if getattr(args, field.name, None) is not None
-    }
-    config = DistilConfig(**given)
+    config = DistilConfig(**_given(args, DistilConfig))
     config.out.mkdir(parents=True, exist_ok=True)
     summary = distil_checkpoint(config, LossLog(config.out / "tower_log.jsonl"), RENDERERS)
     print(json.dumps(summary["tower_offline_accuracy"], indent=2))

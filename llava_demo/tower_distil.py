@@ -201,16 +201,9 @@ def distil_checkpoint(
     student = enlarged_student(
         teacher, STUDENT_CANVAS // CANVAS, config.extra_layers, config.mlp_width
     )
-    bar = log.bar("tower distillation", config.steps)
-    steps = iter(bar)
-
-    def report(step: int, loss: float) -> None:
-        next(steps, None)
-        log.write("tower distillation", step, loss)
-        bar.set_postfix(loss=f"{loss:.4f}")
-
-    distil_tower(teacher_tokens, model.projector, student, pictures, config, report)
-    bar.close()
+    stage = "tower distillation"
+    with log.progress(stage, config.steps, stage) as report:
+        distil_tower(teacher_tokens, model.projector, student, pictures, config, report)
     del pictures
     export_all(config.out, model, student, tokenizer, student_processor, images_after_text=True)
     accuracy = {

@@ -118,16 +118,8 @@ def pretrain_encoder(
 ) -> CLIPVisionModel:
     tower = CLIPVisionModel(tower_config(DemoShape())).to(torch.float32)
     torch.nn.init.normal_(tower.embeddings.position_embedding.weight, std=config.position_std)
-    bar = log.bar("encoder (per cell)", config.encoder_steps)
-    steps = iter(bar)
-
-    def report(step: int, loss: float) -> None:
-        next(steps, None)
-        log.write("encoder", step, loss)
-        bar.set_postfix(loss=f"{loss:.3f}")
-
-    pretrain_tower(tower, pixels, cell_labels(scenes), config.encoder_steps, 128, report)
-    bar.close()
+    with log.progress("encoder (per cell)", config.encoder_steps, "encoder") as report:
+        pretrain_tower(tower, pixels, cell_labels(scenes), config.encoder_steps, 128, report)
     return tower
 
 
