@@ -70,6 +70,15 @@ def test_styles_are_the_training_renderers_and_differ() -> None:
     assert render_styled(scene, 1).tobytes() == second.tobytes()
 
 
+def _distilled(init: Path, out: Path) -> Path:
+    config = DistilConfig(
+        init=init, out=out, scenes=8, styles=2, steps=3, batch_size=4, eval_scenes=2
+    )
+    out.mkdir(parents=True)
+    distil_checkpoint(config, LossLog(out / "tower_log.jsonl"), RENDERERS)
+    return out
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory, teacher: CLIPVisionModel) -> tuple[Path, Path]:
     """(init, out): the committed decoder with a 48-pixel tower, and that distilled a few
@@ -77,13 +86,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory, teacher: CLIPVisionModel) -> 
     init = tmp_path_factory.mktemp("init") / "llava-demo"
     shutil.copytree(DEMO_DIR, init)
     export_tower(init / "tower", teacher, image_processor())
-    out = tmp_path_factory.mktemp("distil") / "llava-demo"
-    config = DistilConfig(
-        init=init, out=out, scenes=8, styles=2, steps=3, batch_size=4, eval_scenes=2
-    )
-    out.mkdir(parents=True)
-    distil_checkpoint(config, LossLog(out / "tower_log.jsonl"), RENDERERS)
-    return init, out
+    return init, _distilled(init, tmp_path_factory.mktemp("distil") / "llava-demo")
+
+
+def test_the_same_run_gives_the_same_tower(runs: tuple[Path, Path], tmp_path: Path) -> None:
+    init, out = runs
+    again = _distilled(init, tmp_path / "llava-demo")
+    assert (again / TOWER_WEIGHTS).read_bytes() == (out / TOWER_WEIGHTS).read_bytes()
 
 
 def test_a_short_run_keeps_the_decoder_and_changes_the_tower(runs: tuple[Path, Path]) -> None:
