@@ -11,9 +11,10 @@ Projector and decoder are untouched, so the answers about plain pictures stay wh
 
 The student reads 96x96 pictures with 32-pixel patches: still one patch per cell and the
 same 9 tokens of the same width, but four times the pixels per object (a small object in a
-48-pixel input is a few pixels wide). Each 16x16 patch filter of the teacher becomes a 32x32
-one by repeating every weight 2x2 and dividing by 4, so the student starts as the teacher
-applied to the picture enlarged twice.
+48-pixel input is a few pixels wide), and two more layers and an MLP twice as wide to learn
+with. Each 16x16 patch filter of the teacher becomes a 32x32 one by repeating every weight 2x2
+and dividing by 4, and what is new starts as the identity, so the student starts as the
+teacher applied to the picture enlarged twice.
 """
 
 from __future__ import annotations
