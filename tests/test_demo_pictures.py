@@ -80,7 +80,7 @@ def test_training_pictures_vary_in_size_shape_and_background() -> None:
 
 
 def _opposite_corners(image: Image.Image) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    pixels = np.asarray(image)
+    pixels = np.asarray(image).astype(int)  # uint8 differences would wrap around
     return tuple(pixels[0, 0]), tuple(pixels[-1, -1])
 
 
