@@ -43,6 +43,7 @@ from llava_demo.offline_eval import evaluate_offline
 from llava_demo.render import Renderer, render_plain, render_styled
 from llava_demo.scenes import CANVAS, generate_scene
 from llava_demo.train import all_tower_features, image_processor, scene_pixels
+from server.media.cores import usable_cores
 
 STUDENT_CANVAS: Final = 2 * CANVAS
 PATCH_EMBEDDING: Final = "embeddings.patch_embedding.weight"
@@ -116,9 +117,10 @@ def _styled_pixels(processor: CLIPImageProcessor, job: tuple[int, int]) -> np.nd
 
 def styled_pixels(processor: CLIPImageProcessor, seeds: Sequence[int], styles: int) -> torch.Tensor:
     """Each scene in `styles` styles of the training renderer, style-major: row
-    i is seed seeds[i % len(seeds)]. Drawn by two processes (a deterministic map)."""
+    i is seed seeds[i % len(seeds)]. Drawn by a process per usable core (a deterministic map:
+    the pictures do not depend on how many)."""
     jobs = [(seed, style) for style in range(styles) for seed in seeds]
-    with Pool(2) as pool:
+    with Pool(usable_cores()) as pool:
         rows = pool.map(functools.partial(_styled_pixels, processor), jobs, chunksize=256)
     return torch.from_numpy(np.stack(rows))
 
@@ -176,14 +178,6 @@ def distil_tower(
     student.eval().requires_grad_(False)
 
 
-def picture_processor(canvas: int, like: CLIPImageProcessor) -> CLIPImageProcessor:
-    """`like` resizing to canvas x canvas instead."""
-    processor = copy.deepcopy(like)
-    processor.size = {"height": canvas, "width": canvas}
-    processor.crop_size = {"height": canvas, "width": canvas}
-    return processor
-
-
 def distil_checkpoint(
     config: DistilConfig, log: LossLog, renderers: dict[str, Renderer]
 ) -> dict[str, object]:
@@ -194,8 +188,7 @@ def distil_checkpoint(
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     tokenizer, model, teacher = load_checkpoint(config.init)
-    processor = image_processor()
-    student_processor = picture_processor(STUDENT_CANVAS, processor)
+    processor, student_processor = image_processor(), image_processor(STUDENT_CANVAS)
     scenes = [generate_scene(seed) for seed in range(config.scenes)]
     teacher_tokens = all_tower_features(teacher, scene_pixels(scenes, processor, render_plain))
     pictures = styled_pixels(student_processor, range(config.scenes), config.styles)

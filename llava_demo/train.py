@@ -41,13 +41,14 @@ from llava_demo.scenes import CANVAS, Scene, generate_scene
 from server.checkpoints.tiny_hf import CLIP_MEAN, CLIP_STD
 
 
-def image_processor() -> CLIPImageProcessor:
-    """Any picture resized to 48x48 (no crop): the scene's 3x3 grid meets the patches' 3x3
-    grid whatever the canvas's aspect ratio (a centre crop would cut a wide scene's sides)."""
+def image_processor(canvas: int = CANVAS) -> CLIPImageProcessor:
+    """Any picture resized to the tower's canvas x canvas (no crop): the scene's 3x3 grid meets
+    the patches' 3x3 grid whatever the canvas's aspect ratio (a centre crop would cut a wide
+    scene's sides)."""
     return CLIPImageProcessor(
-        size={"height": CANVAS, "width": CANVAS},
+        size={"height": canvas, "width": canvas},
         do_center_crop=False,
-        crop_size={"height": CANVAS, "width": CANVAS},
+        crop_size={"height": canvas, "width": canvas},
         image_mean=list(CLIP_MEAN),
         image_std=list(CLIP_STD),
     )
@@ -125,11 +126,13 @@ def pretrain_encoder(
 
 @dataclass(frozen=True)
 class Trained:
-    """What the stages leave: the tokenizer, the frozen tower, the training scenes' features,
-    the batcher, the full model, and the model after stage 1 (None when continued)."""
+    """What the stages leave: the tokenizer, the frozen tower and its image processor, the
+    training scenes' features, the batcher, the full model, and the model after stage 1 (None
+    when continued)."""
 
     tokenizer: PreTrainedTokenizerFast
     tower: CLIPVisionModel
+    processor: CLIPImageProcessor
     features: torch.Tensor
     batcher: Batcher
     model: DemoLlava
@@ -143,14 +146,14 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
     torch.manual_seed(config.seed)
     config.out.mkdir(parents=True, exist_ok=True)
     log = LossLog(config.out / "train_log.jsonl")
-    processor = image_processor()
     render = PICTURES[config.pictures]
     trained = (
-        train_from_scratch(config, processor, log)
+        train_from_scratch(config, log)
         if config.init is None
-        else continue_stage2(config, config.init, processor, log)
+        else continue_stage2(config, config.init, log)
     )
     tokenizer, tower, model = trained.tokenizer, trained.tower, trained.model
+    processor = trained.processor
     # The served prompt puts the question where most training rows had it.
     images_after_text = config.question_first >= 0.5
     book = PHRASINGS[config.phrasings]
@@ -182,8 +185,8 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
     return summary
 
 
-def train_from_scratch(config: TrainConfig, processor: CLIPImageProcessor, log: LossLog) -> Trained:
-    tokenizer = build_tokenizer()
+def train_from_scratch(config: TrainConfig, log: LossLog) -> Trained:
+    tokenizer, processor = build_tokenizer(), image_processor()
     # The tower's scenes begin with the language side's: their pixels are drawn once.
     tower_scenes = [
         generate_scene(seed) for seed in range(max(config.scenes, config.encoder_scenes))
@@ -195,15 +198,15 @@ def train_from_scratch(config: TrainConfig, processor: CLIPImageProcessor, log: 
     del tower_pixels  # 1.1 GB at 40000 scenes: not held through the language side
     batcher = training_batcher(tokenizer, scenes, config)
     model, stage1 = train_language_side(tokenizer, scenes, batcher, features, config, log)
-    return Trained(tokenizer, tower, features, batcher, model, stage1)
+    return Trained(tokenizer, tower, processor, features, batcher, model, stage1)
 
 
-def continue_stage2(
-    config: TrainConfig, init: Path, processor: CLIPImageProcessor, log: LossLog
-) -> Trained:
-    """Stage 2 again from a checkpoint's weights (its tokenizer and frozen tower too), on this
-    run's data: the stage-2 flags say how long, how fast and on which kinds."""
+def continue_stage2(config: TrainConfig, init: Path, log: LossLog) -> Trained:
+    """Stage 2 again from a checkpoint's weights (its tokenizer and frozen tower too, pictures
+    at the tower's size), on this run's data: the stage-2 flags say how long, how fast and on
+    which kinds."""
     tokenizer, model, tower = load_checkpoint(init)
+    processor = image_processor(tower.config.image_size)
     tokenizer = add_word_tokens(tokenizer, model)  # the JSON descriptions' words, unspaced
     scenes = [generate_scene(seed) for seed in range(config.scenes)]
     pixels = scene_pixels(scenes, processor, PICTURES[config.pictures])
@@ -211,7 +214,7 @@ def continue_stage2(
     batcher = training_batcher(tokenizer, scenes, config)
     model.llm.requires_grad_(True)
     run_stage(stage2(config, "stage 2 (continued)"), model, batcher, features, config, log)
-    return Trained(tokenizer, tower, features, batcher, model, None)
+    return Trained(tokenizer, tower, processor, features, batcher, model, None)
 
 
 def training_batcher(

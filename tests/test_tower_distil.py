@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoProcessor, CLIPVisionModel
 
+from llava_demo.config import TrainConfig
 from llava_demo.export import export_tower
 from llava_demo.loss_log import LossLog
 from llava_demo.model import DemoShape, tower_config, tower_features
@@ -25,7 +26,7 @@ from llava_demo.tower_distil import (
     enlarged_student,
 )
 from llava_demo.tower_probe import RENDERERS
-from llava_demo.train import image_processor
+from llava_demo.train import image_processor, train_demo
 
 TOWER_WEIGHTS = Path("tower") / "model.safetensors"
 
@@ -124,3 +125,26 @@ def test_the_hf_export_gives_nine_image_tokens_at_the_new_size(runs: tuple[Path,
     assert inputs["pixel_values"].shape[-2:] == (STUDENT_CANVAS, STUDENT_CANVAS)
     image_token = processor.tokenizer.convert_tokens_to_ids("<image>")
     assert int((inputs["input_ids"] == image_token).sum()) == 9
+
+
+def test_stage2_continues_on_a_distilled_tower_at_its_picture_size(
+    runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, distilled = runs
+    out = tmp_path / "llava-demo"
+    config = TrainConfig(
+        out=out,
+        scenes=8,
+        stage2_steps=2,
+        batch_size=4,
+        eval_scenes=2,
+        init=distilled,
+        ablations=False,
+        pictures="plain",
+    )
+    train_demo(config)
+    processor = json.loads((out / "tower" / "preprocessor_config.json").read_text())
+    assert processor["size"] == {"height": STUDENT_CANVAS, "width": STUDENT_CANVAS}
+    start, kept = load_file(str(distilled / TOWER_WEIGHTS)), load_file(str(out / TOWER_WEIGHTS))
+    assert start.keys() == kept.keys()
+    assert all(torch.equal(start[key], kept[key]) for key in start)
