@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -27,10 +27,11 @@ class Phrasebook:
     other_names: bool = True  # shapes and positions by their other names
     varied_surface: bool = True  # casing and punctuation
     colour_words: Sequence[str] = ("colour", "color")
+    courtesies: bool = False  # "please", "hi", "thanks" around the question
 
     def without(self, form: str) -> Phrasebook:
         kept = {name: templates for name, templates in self.templates.items() if name != form}
-        return Phrasebook(kept, self.other_names, self.varied_surface, self.colour_words)
+        return replace(self, templates=kept)
 
 
 HELDOUT_PATH: Final = Path(__file__).with_name("heldout_phrasings.json")
@@ -52,6 +53,11 @@ _ROW_NAMES: Final[Mapping[str, Sequence[str]]] = {
     "bottom": ("bottom", "bottom", "lower"),
 }
 CENTRE_NAMES: Final = ("center", "centre", "middle")
+# Words people put around a question that do not change what is asked. Training's own: the
+# held-out templates are whole sentences, which training never reads.
+COURTESY_OPENERS: Final = ("Please ", "Hi, ", "Hey, ", "OK, ", "Now ", "So ", "Hello! ")
+COURTESY_CLOSERS: Final = (", please", ", thanks", " please", ", thank you")
+COURTESY_SHARE: Final = 0.3
 
 _TRAINING_TEMPLATES: Final[Mapping[str, Sequence[str]]] = {
     "colour of a shape": (
@@ -186,7 +192,7 @@ _TRAINING_TEMPLATES: Final[Mapping[str, Sequence[str]]] = {
 }
 
 
-TRAINING: Final = Phrasebook(_TRAINING_TEMPLATES)
+TRAINING: Final = Phrasebook(_TRAINING_TEMPLATES, courtesies=True)
 # The one phrasing per form that the demo's first checkpoints were trained on: canonical names,
 # "colour", no casing or punctuation changes, no out-of-world questions.
 CANONICAL: Final = Phrasebook(
@@ -236,6 +242,14 @@ def vary_surface(question: str, rng: random.Random) -> str:
     return question
 
 
+def add_courtesy(question: str, rng: random.Random) -> str:
+    """'Describe the image.' as 'Please describe the image.' or 'Describe the image, please.'"""
+    if rng.random() < 0.5:
+        return rng.choice(COURTESY_OPENERS) + question[0].lower() + question[1:]
+    body = question.rstrip("?.")
+    return body + rng.choice(COURTESY_CLOSERS) + question[len(body) :]
+
+
 def phrase(
     form: str, slots: Mapping[str, str], rng: random.Random, book: Phrasebook = TRAINING
 ) -> str:
@@ -243,6 +257,8 @@ def phrase(
     template = rng.choice(book.templates[form])
     words = {"colour_word": rng.choice(book.colour_words), **slots}
     question = template.format(**words)
+    if book.courtesies and rng.random() < COURTESY_SHARE:
+        question = add_courtesy(question, rng)
     return vary_surface(question, rng) if book.varied_surface else question
 
 

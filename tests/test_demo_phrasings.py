@@ -7,7 +7,14 @@ import re
 import string
 
 from llava_demo.eval_sets import eval_sets, questions
-from llava_demo.phrasings import TRAINING, heldout_phrasebook, phrase, position_phrase
+from llava_demo.phrasings import (
+    COURTESY_CLOSERS,
+    COURTESY_OPENERS,
+    TRAINING,
+    heldout_phrasebook,
+    phrase,
+    position_phrase,
+)
 from llava_demo.scenes import generate_scene
 
 
@@ -40,10 +47,28 @@ def test_phrase_fills_every_slot() -> None:
         assert "{" not in text and "circle" in text.lower()
 
 
+def _either(words: tuple[str, ...]) -> str:
+    return "(?:" + "|".join(re.escape(word) for word in words) + ")?"
+
+
 def _pattern(template: str) -> re.Pattern[str]:
-    """A training template as a regex: any slot value, any casing, any end punctuation."""
+    """A training template as a regex: any slot value, any casing, any end punctuation, with or
+    without training's courtesies."""
     parts = re.split(r"\{[a-z_]+\}", template.rstrip("?."))
-    return re.compile(".+".join(re.escape(part) for part in parts) + r"[?.]*", re.IGNORECASE)
+    body = ".+".join(re.escape(part) for part in parts)
+    wrapped = _either(COURTESY_OPENERS) + body + _either(COURTESY_CLOSERS)
+    return re.compile(wrapped + r"[?.]*", re.IGNORECASE)
+
+
+def test_courtesies_wrap_training_questions_not_heldout_ones() -> None:
+    rng = random.Random(2)
+    asked = [phrase("detail", {}, rng).lower().rstrip("?.") for _ in range(400)]
+    assert any(question.startswith("please ") for question in asked)
+    assert any(question.endswith("please") for question in asked)
+    heldout = heldout_phrasebook()
+    sentences = {template.lower().rstrip("?.") for template in heldout.templates["detail"]}
+    for _ in range(200):
+        assert phrase("detail", {}, rng, heldout).lower().rstrip("?.") in sentences
 
 
 def test_the_heldout_set_never_asks_in_a_training_phrasing() -> None:
