@@ -171,6 +171,7 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
         "config": {k: str(v) for k, v in asdict(config).items()},
         "train_seconds": round(time.monotonic() - started, 1),
         "offline_accuracy": accuracy,
+        **init_summary(config.init),
     }
     summary_path = config.out / "training_summary.json"
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
@@ -183,6 +184,15 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
         summary["train_seconds_with_ablations"] = round(time.monotonic() - started, 1)
         summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def init_summary(init: Path | None) -> dict[str, object]:
+    """A continued run keeps the summary of the checkpoint it started from: how its tower and
+    earlier stages were trained."""
+    path = None if init is None else init / "training_summary.json"
+    if path is None or not path.exists():
+        return {}
+    return {"init_summary": json.loads(path.read_text())}
 
 
 def train_from_scratch(config: TrainConfig, log: LossLog) -> Trained:

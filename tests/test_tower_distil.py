@@ -148,3 +148,5 @@ def test_stage2_continues_on_a_distilled_tower_at_its_picture_size(
     start, kept = load_file(str(distilled / TOWER_WEIGHTS)), load_file(str(out / TOWER_WEIGHTS))
     assert start.keys() == kept.keys()
     assert all(torch.equal(start[key], kept[key]) for key in start)
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert summary["init_summary"] == json.loads((distilled / "training_summary.json").read_text())
