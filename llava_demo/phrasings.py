@@ -2,8 +2,9 @@
 
 A question is a form (what is asked, e.g. "colour of a shape") with slots (which shape); a
 phrasebook maps each form to templates. Slot words vary too: both spellings (colour/color,
-centre/center), a shape's other names, a position's other names. Then casing and
-punctuation vary. Answers never vary: the ground truth scores them by their key words.
+centre/center), a shape's other names, a position's other names. Then training's questions
+may be wrapped in courtesies ("Please ...", "..., thanks"), and casing and punctuation vary.
+Answers never vary: the ground truth scores them by their key words.
 
 The training phrasebook is here; heldout_phrasings.json holds other templates of the same forms
 that training never reads, so evaluation can tell following people from memorising templates.
