@@ -50,7 +50,7 @@ def prompt_builder(spec: ModelSpec, local: LocalModel) -> PromptBuilder:
             local.model,
             local.vision_tower,
             spec.conversation,
-            images_after_text=spec.image_placement == "after_text",
+            spec.image_placement,
         )
     from server.prompts.hf import HfPromptBuilder
 

@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from server.errors import ConfigError
-from server.prompts.conversations import TEMPLATE_NAMES
+from server.prompts.conversations import TEMPLATE_NAMES, ImagePlacement
 
 
 class _Strict(BaseModel):
@@ -87,10 +87,11 @@ class ModelSpec(_Strict):
     conversation: str | None = Field(
         None, description="format original: the original code's conversation template name."
     )
-    image_placement: Literal["before_text", "after_text"] = Field(
+    image_placement: ImagePlacement = Field(
         "before_text",
         description="format original: where a user turn's images go, before its text (the "
-        "original serving code's rule) or after it (for a model trained so).",
+        "original serving code's rule), after it, or all after the last user turn's text "
+        "(the last two for models trained so).",
     )
     strip_leading_space: bool = Field(
         False,

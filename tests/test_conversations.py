@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from server.errors import BadRequestError
-from server.prompts.conversations import CONVERSATIONS, TEMPLATE_NAMES, user_turn_text
+from server.prompts.conversations import CONVERSATIONS, TEMPLATE_NAMES, turn_texts, user_turn_text
 from server.prompts.ending import PromptEnding
 
 SYSTEM = "You are terse."
@@ -121,6 +121,22 @@ def test_images_after_the_text_each_on_its_own_line() -> None:
     assert user_turn_text(["Look."], 1, True, True) == "Look.\n<im_start><image><im_end>"
     assert user_turn_text(["a", "b"], 0, False, True) == "a\nb"
     assert user_turn_text([], 1, False, True) == "<image>"
+
+
+def test_images_after_the_last_question_move_there_from_every_turn() -> None:
+    """image_placement after_last_question: the conversation's images, in order, after the
+    last user turn's text (turn 2 here; turn 2 also when an assistant turn ends it)."""
+    texts = [["Look."], ["A circle."], ["Its colour?", "And shape?"]]
+    assert turn_texts(texts, [1, 0, 1], False, "after_last_question") == [
+        "Look.",
+        "A circle.",
+        "Its colour?\nAnd shape?\n<image>\n<image>",
+    ]
+    continued = turn_texts([*texts, ["It is"]], [1, 0, 0, 0], True, "after_last_question")
+    assert continued[2] == "Its colour?\nAnd shape?\n<im_start><image><im_end>"
+    assert continued[0] == "Look."
+    assert turn_texts(texts, [1, 0, 1], False, "after_text")[0] == "Look.\n<image>"
+    assert turn_texts(texts, [1, 0, 1], False)[0] == "<image>\nLook."
 
 
 @pytest.mark.parametrize("name", TEMPLATE_NAMES)

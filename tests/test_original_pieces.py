@@ -175,7 +175,7 @@ def test_images_after_text_follow_the_text_whatever_the_part_order(home: Path) -
     local = ensure_local(resolve_model("tiny-llava-v1-linear", REPO_MODEL_DIR), home)
     assert local.vision_tower is not None
     builder = OriginalPromptBuilder.for_original_checkpoint(
-        local.model, local.vision_tower, "llava_v0", images_after_text=True
+        local.model, local.vision_tower, "llava_v0", "after_text"
     )
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
     text = {"type": "text", "text": "Hi"}

@@ -5,7 +5,8 @@ A template renders (role, text) turns into the prompt text exactly as the origin
 serving code places them: each image of a user turn becomes "<image>\\n" (or
 "<im_start><image><im_end>\\n" when the checkpoint sets mm_use_im_start_end) in front of the
 turn's text, as in llava/serve/cli.py and llava/eval/run_llava.py; a model trained with its
-images after the question (model.yaml's image_placement: after_text) gets "text\\n<image>".
+images after the question (model.yaml's image_placement: after_text) gets "text\\n<image>", and
+one trained with them after the latest question (after_last_question) gets them there.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final
+from typing import Final, Literal
 
 from server.errors import BadRequestError
 from server.prompts.ending import PromptEnding
+
+ImagePlacement = Literal["before_text", "after_text", "after_last_question"]
 
 IMAGE_PLACEHOLDER: Final = "<image>"
 IM_START: Final = "<im_start>"
@@ -223,3 +226,25 @@ def user_turn_text(
         images = [image_marker(use_im_start_end).removesuffix("\n")] * num_images
         return "\n".join([*texts, *images])
     return image_marker(use_im_start_end) * num_images + "\n".join(texts)
+
+
+def turn_texts(
+    texts: Sequence[Sequence[str]],
+    images: Sequence[int],
+    use_im_start_end: bool,
+    placement: ImagePlacement = "before_text",
+) -> list[str]:
+    """Each turn's text (user turns at even indices) with the images each turn brought, placed
+    as `placement` says: in their own turn before or after its text, or all of them after the
+    text of the last user turn. The last is for a model trained so: the image's tokens then
+    come after, and so can attend to, the question being asked, also in a follow-up turn."""
+    counts = list(images)
+    if placement == "after_last_question" and counts:
+        last_user = (len(counts) - 1) // 2 * 2
+        counts = [0] * len(counts)
+        counts[last_user] = sum(images)
+    after = placement != "before_text"
+    return [
+        user_turn_text(turn, count, use_im_start_end, after)
+        for turn, count in zip(texts, counts, strict=True)
+    ]

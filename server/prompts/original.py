@@ -25,7 +25,8 @@ from server.prompts.conversations import (
     IM_START,
     IMAGE_PLACEHOLDER,
     Conversation,
-    user_turn_text,
+    ImagePlacement,
+    turn_texts,
 )
 from server.prompts.ending import PromptEnding
 from server.prompts.marked_text import LiteralTokens, MarkedText
@@ -38,13 +39,13 @@ class OriginalPromptBuilder:
         conversation: Conversation,
         use_im_start_end: bool,
         tokens_per_image: int,
-        images_after_text: bool = False,
+        image_placement: ImagePlacement = "before_text",
     ):
         self.tokenizer = tokenizer
         self.tokens_per_image = tokens_per_image
         self._conversation = conversation
         self._use_im_start_end = use_im_start_end
-        self._images_after_text = images_after_text
+        self._image_placement = image_placement
 
     @classmethod
     def for_original_checkpoint(
@@ -52,7 +53,7 @@ class OriginalPromptBuilder:
         checkpoint: Path,
         vision_tower: Path,
         conversation: str,
-        images_after_text: bool = False,
+        image_placement: ImagePlacement = "before_text",
     ) -> OriginalPromptBuilder:
         config = json.loads((checkpoint / "config.json").read_text())
         tokenizer = AutoTokenizer.from_pretrained(checkpoint)
@@ -62,7 +63,7 @@ class OriginalPromptBuilder:
             CONVERSATIONS[conversation],
             bool(config.get("mm_use_im_start_end", False)),
             original_tokens_per_image(config, vision_tower),
-            images_after_text,
+            image_placement,
         )
 
     @property
@@ -106,17 +107,14 @@ class OriginalPromptBuilder:
     ) -> str:
         """The conversation template's text; text_of may swap each client text for a marker."""
         system_texts = [text_of(text) for message in system for text in _texts(message)]
-        turn_texts = [
-            user_turn_text(
-                [text_of(text) for text in _texts(message)],
-                len(_image_urls(message)),
-                self._use_im_start_end,
-                self._images_after_text,
-            )
-            for message in turns
-        ]
+        rendered_turns = turn_texts(
+            [[text_of(text) for text in _texts(message)] for message in turns],
+            [len(_image_urls(message)) for message in turns],
+            self._use_im_start_end,
+            self._image_placement,
+        )
         system_text = "\n".join(system_texts) if system else None
-        return self._conversation.render(turn_texts, system_text, ending)
+        return self._conversation.render(rendered_turns, system_text, ending)
 
     def _tokenize_literal_with_images(self, marked: MarkedText) -> list[int]:
         """tokenize_with_images on the marked rendering, the client's texts tokenized literally."""
