@@ -20,9 +20,10 @@ import torch
 from transformers import DynamicCache, PreTrainedTokenizerFast
 
 from llava_demo.instructions import make_sample
-from llava_demo.model import DemoLlava, prompt_pieces
+from llava_demo.model import QUESTION_FIRST, DemoLlava, prompt_pieces
 from llava_demo.phrasings import TRAINING, Phrasebook
 from llava_demo.scenes import Scene
+from server.prompts.conversations import ImagePlacement
 
 IGNORE = -100
 
@@ -54,8 +55,10 @@ class Batcher:
         self.book = book
         self._pieces = functools.lru_cache(maxsize=8192)(self._uncached_pieces)
 
-    def _uncached_pieces(self, turns: tuple[str, ...], after: bool) -> tuple[list[int], list[int]]:
-        return prompt_pieces(self.tokenizer, turns, after)
+    def _uncached_pieces(
+        self, turns: tuple[str, ...], placement: ImagePlacement
+    ) -> tuple[list[int], list[int]]:
+        return prompt_pieces(self.tokenizer, turns, placement)
 
     def sample_batch(
         self, kinds: Sequence[str], weights: Sequence[float], size: int, rng: random.Random
@@ -69,7 +72,9 @@ class Batcher:
             sample = make_sample(self.scenes[index], kind, salt, self.book)
             # No draw at 0, so image-first runs keep their RNG stream.
             question_first = self.question_first != 0 and rng.random() < self.question_first
-            before, after = self._pieces(sample.turns, question_first)
+            before, after = self._pieces(
+                sample.turns, QUESTION_FIRST if question_first else "before_text"
+            )
             answer = self.tokenizer(sample.written_answer, add_special_tokens=False).input_ids
             pieces.append((before, after, [*answer, self.tokenizer.eos_token_id]))
         shared = _common_prefix_length([before for before, _, _ in pieces])

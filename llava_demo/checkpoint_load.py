@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from safetensors.torch import load_file
 from tokenizers import Tokenizer
-from transformers import CLIPVisionModel, PreTrainedTokenizerFast
+from transformers import CLIPImageProcessor, CLIPVisionModel, PreTrainedTokenizerFast
 
 from llava_demo.model import DemoLlava, DemoShape, wrap_tokenizer
 
@@ -30,11 +31,17 @@ def decoder_shape_of(config: dict[str, int]) -> DemoShape:
     )
 
 
-def load_checkpoint(
-    folder: Path,
-) -> tuple[PreTrainedTokenizerFast, DemoLlava, CLIPVisionModel]:
-    """(tokenizer, model, tower) of folder/weights and folder/tower; loading is strict, so a
-    checkpoint of another shape is refused, not half-loaded."""
+class Checkpoint(NamedTuple):
+    tokenizer: PreTrainedTokenizerFast
+    model: DemoLlava
+    tower: CLIPVisionModel
+    # The tower's own image processor, as saved with it: pictures at the size it was trained on.
+    processor: CLIPImageProcessor
+
+
+def load_checkpoint(folder: Path) -> Checkpoint:
+    """folder/weights and folder/tower; loading is strict, so a checkpoint of another shape is
+    refused, not half-loaded."""
     weights = folder / "weights"
     tokenizer = wrap_tokenizer(Tokenizer.from_file(str(weights / "tokenizer.json")))
     config = json.loads((weights / "config.json").read_text())
@@ -49,4 +56,5 @@ def load_checkpoint(
     model.llm.load_state_dict(decoder)
     model.projector.load_state_dict(projector)
     tower = CLIPVisionModel.from_pretrained(folder / "tower", torch_dtype=torch.float32)
-    return tokenizer, model, tower.eval()
+    processor = CLIPImageProcessor.from_pretrained(folder / "tower")
+    return Checkpoint(tokenizer, model, tower.eval(), processor)

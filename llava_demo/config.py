@@ -35,8 +35,9 @@ class TrainConfig:
     text_hidden: int = DemoShape().text_hidden  # a multiple of text_head_dim
     text_layers: int = DemoShape().text_layers
     text_head_dim: int = DemoShape().text_head_dim
-    # The share of rows whose question comes before the image (the rest: image first). The
-    # question first lets the image tokens attend to it in the causal decoder (docs).
+    # The share of rows whose question comes before the image (the rest: image first); the
+    # image then follows the latest question (model.QUESTION_FIRST). The question first lets
+    # the image tokens attend to it in the causal decoder (docs).
     question_first: float = 1.0
     # The pictures the tower and the language side learn from (render.PICTURES): "varied"
     # (sizes, shades, backgrounds, drawing styles) or "plain" (48x48, white, base colours).

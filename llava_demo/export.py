@@ -37,6 +37,7 @@ from llava_demo.scenes import CANVAS
 from server.checkpoints.tiny_hf import hub_layout_state_dict
 from server.checkpoints.tiny_original import TinyOriginalRecipe, mm_config_keys, save_weights
 from server.checkpoints.tokenizer import IMAGE_TOKEN, special_token_ids
+from server.prompts.conversations import ImagePlacement
 
 TOWER_NAME: Final = "llava-demo-clip"
 PROJECTOR_SHIFT: Final = 32.0
@@ -51,16 +52,15 @@ def export_all(
     tower: CLIPVisionModel,
     tokenizer: PreTrainedTokenizerFast,
     processor: CLIPImageProcessor,
-    images_after_text: bool,
+    placement: ImagePlacement,
 ) -> None:
     """Both formats; the prompt puts the image where training put it (model.yaml's
     image_placement for the original format, the chat template for llava-hf)."""
     hf_out = out.parent / f"{out.name}-hf"
     export_original(out / "weights", model, tokenizer)
     export_tower(out / "tower", tower, processor)
-    template = llava_v0_template(images_after_text)
+    template = llava_v0_template(placement)
     export_hf(hf_out / "weights", model, tower, tokenizer, processor, template)
-    placement = "after_text" if images_after_text else "before_text"
     write_model_yaml(out, "llava-demo", {"image_placement": placement})
     write_model_yaml(hf_out, "llava-demo-hf", {})
 

@@ -8,6 +8,7 @@ import torch
 from transformers import PreTrainedTokenizerFast
 
 from llava_demo.model import DemoLlava, prompt_pieces
+from server.prompts.conversations import ImagePlacement
 
 
 def greedy_answers(
@@ -15,7 +16,7 @@ def greedy_answers(
     tokenizer: PreTrainedTokenizerFast,
     features: torch.Tensor,
     conversations: Sequence[Sequence[str]],
-    images_after_text: bool,
+    placement: ImagePlacement,
     max_new_tokens: int = 48,
 ) -> list[str]:
     """features: (n, patches, vision_hidden) of each conversation's image; `conversations`:
@@ -25,7 +26,7 @@ def greedy_answers(
     with torch.no_grad():
         image = model.projector(features)
         for index, turns in enumerate(conversations):
-            before, after = prompt_pieces(tokenizer, turns, images_after_text)
+            before, after = prompt_pieces(tokenizer, turns, placement)
             rows.append(
                 torch.cat([embed(torch.tensor(before)), image[index], embed(torch.tensor(after))])
             )

@@ -39,12 +39,20 @@ from server.checkpoints.tokenizer import (
     special_token_ids,
     train_bpe_tokenizer,
 )
-from server.prompts.conversations import CONVERSATIONS, IMAGE_PLACEHOLDER, user_turn_text
+from server.prompts.conversations import (
+    CONVERSATIONS,
+    IMAGE_PLACEHOLDER,
+    ImagePlacement,
+    turn_texts,
+)
 
 CONVERSATION: Final = "llava_v0"
 PATCH: Final = 16
 SELECT_LAYER: Final = -2
 TOKENIZER_SCENES: Final = 3000  # scenes whose texts train the BPE tokenizer (seeds 0..)
+# Where a row with its question first has the image: after the latest question, so that in a
+# follow-up turn too the image's tokens come after, and attend to, the question being asked.
+QUESTION_FIRST: Final[ImagePlacement] = "after_last_question"
 
 
 @dataclass(frozen=True)
@@ -62,26 +70,28 @@ class DemoShape:
         return (CANVAS // PATCH) ** 2
 
 
-def prompt_text(turns: Sequence[str], images_after_text: bool) -> str:
-    """What the server renders for a conversation whose first user turn has the image,
-    generation prompt included (model.yaml's image_placement: after_text puts the question
-    first). `turns`: user and assistant texts alternating, ending with a user's."""
-    first = user_turn_text([turns[0]], 1, False, images_after_text)
-    return CONVERSATIONS[CONVERSATION].render([first, *turns[1:]])
+def prompt_text(turns: Sequence[str], placement: ImagePlacement) -> str:
+    """What the server renders, with model.yaml's image_placement, for a conversation whose
+    first user turn has the image, generation prompt included. `turns`: user and assistant
+    texts alternating, ending with a user's."""
+    images = [1] + [0] * (len(turns) - 1)
+    rendered = turn_texts([[turn] for turn in turns], images, False, placement)
+    return CONVERSATIONS[CONVERSATION].render(rendered)
 
 
 def demo_corpus() -> list[str]:
     """The tokenizer's training text: the template and every kind of demo text."""
     # Image first, as the corpus always was: a different corpus is a different tokenizer.
-    lines = [prompt_text([q], images_after_text=False) for q in BRIEF_PROMPTS]
+    lines = [prompt_text([q], "before_text") for q in BRIEF_PROMPTS]
     lines += [f"{question}\n" for question in TRAINING.templates["out of world"]]
     for seed in range(TOKENIZER_SCENES):
         scene = generate_scene(seed)
         for kind in ("caption", *RESPONSE_TYPES, "json"):
             sample = make_sample(scene, kind)
             lines += [sample.question, sample.written_answer]
-        if seed % 10 == 0:  # how follow-up turns join: "...it.###Human: ..."
-            lines.append(prompt_text(make_sample(scene, "multi-turn").turns, True))
+        if seed % 10 == 0:  # how follow-up turns join: "...it.###Human: ..." (laid out as
+            # the corpus always had them, for the same reason)
+            lines.append(prompt_text(make_sample(scene, "multi-turn").turns, "after_text"))
     lines.append(" " + OUT_OF_WORLD_ANSWER)
     return lines
 
@@ -168,9 +178,9 @@ def tower_features(tower: CLIPVisionModel, pixels: torch.Tensor) -> torch.Tensor
 
 
 def prompt_pieces(
-    tokenizer: PreTrainedTokenizerFast, turns: Sequence[str], images_after_text: bool
+    tokenizer: PreTrainedTokenizerFast, turns: Sequence[str], placement: ImagePlacement
 ) -> tuple[list[int], list[int]]:
     """Token ids before and after the image, as tokenizer_image_token makes them."""
-    before, after = prompt_text(turns, images_after_text).split(IMAGE_PLACEHOLDER)
+    before, after = prompt_text(turns, placement).split(IMAGE_PLACEHOLDER)
     after_ids: list[int] = tokenizer(after).input_ids
     return tokenizer(before).input_ids, after_ids[1:]

@@ -21,6 +21,7 @@ from llava_demo.phrasings import TRAINING, Phrasebook
 from llava_demo.render import render_scene
 from llava_demo.scenes import EVAL_SEED_BASE, Scene, generate_scene
 from llava_demo.scoring import is_correct
+from server.prompts.conversations import ImagePlacement
 
 
 def eval_seeds(count: int, base: int = EVAL_SEED_BASE) -> list[int]:
@@ -40,7 +41,7 @@ def evaluate_offline(
     tower: CLIPVisionModel,
     processor: CLIPImageProcessor,
     count: int,
-    images_after_text: bool,
+    placement: ImagePlacement,
     render: Callable[[Scene], Image.Image] = render_scene,
     book: Phrasebook = TRAINING,
 ) -> dict[str, float]:
@@ -56,9 +57,7 @@ def evaluate_offline(
             chunk = samples[start : start + 100]
             conversations = [sample.turns for sample in chunk]
             chunk_features = features[start : start + 100]
-            answers += greedy_answers(
-                model, tokenizer, chunk_features, conversations, images_after_text
-            )
+            answers += greedy_answers(model, tokenizer, chunk_features, conversations, placement)
         correct[kind] = [is_correct(a, s.answer) for a, s in zip(answers, samples, strict=True)]
     torch.set_grad_enabled(True)
     return summarise(correct)

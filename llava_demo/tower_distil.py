@@ -38,7 +38,7 @@ from transformers import CLIPImageProcessor, CLIPVisionModel
 from llava_demo.checkpoint_load import load_checkpoint
 from llava_demo.export import export_all
 from llava_demo.loss_log import LossLog
-from llava_demo.model import SELECT_LAYER
+from llava_demo.model import QUESTION_FIRST, SELECT_LAYER
 from llava_demo.offline_eval import evaluate_offline
 from llava_demo.render import Renderer, render_plain, render_styled
 from llava_demo.scenes import CANVAS, generate_scene
@@ -187,8 +187,8 @@ def distil_checkpoint(
     started = time.monotonic()
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    tokenizer, model, teacher = load_checkpoint(config.init)
-    processor, student_processor = image_processor(), image_processor(STUDENT_CANVAS)
+    tokenizer, model, teacher, processor = load_checkpoint(config.init)
+    student_processor = image_processor(STUDENT_CANVAS)
     scenes = [generate_scene(seed) for seed in range(config.scenes)]
     teacher_tokens = all_tower_features(teacher, scene_pixels(scenes, processor, render_plain))
     pictures = styled_pixels(student_processor, range(config.scenes), config.styles)
@@ -199,10 +199,10 @@ def distil_checkpoint(
     with log.progress(stage, config.steps, stage) as report:
         distil_tower(teacher_tokens, model.projector, student, pictures, config, report)
     del pictures
-    export_all(config.out, model, student, tokenizer, student_processor, images_after_text=True)
+    export_all(config.out, model, student, tokenizer, student_processor, QUESTION_FIRST)
     accuracy = {
         name: evaluate_offline(
-            model, tokenizer, student, student_processor, config.eval_scenes, True, render
+            model, tokenizer, student, student_processor, config.eval_scenes, QUESTION_FIRST, render
         )
         for name, render in renderers.items()
     }

@@ -33,7 +33,14 @@ from llava_demo.instructions import STAGE2_KINDS
 from llava_demo.json_words import add_word_tokens
 from llava_demo.lm_pretrain import pretrain_language_model
 from llava_demo.loss_log import LossLog
-from llava_demo.model import DemoLlava, DemoShape, build_tokenizer, tower_config, tower_features
+from llava_demo.model import (
+    QUESTION_FIRST,
+    DemoLlava,
+    DemoShape,
+    build_tokenizer,
+    tower_config,
+    tower_features,
+)
 from llava_demo.offline_eval import evaluate_offline
 from llava_demo.phrasings import PHRASINGS
 from llava_demo.render import PICTURES, render_scene
@@ -155,17 +162,17 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
     tokenizer, tower, model = trained.tokenizer, trained.tower, trained.model
     processor = trained.processor
     # The served prompt puts the question where most training rows had it.
-    images_after_text = config.question_first >= 0.5
+    placement = QUESTION_FIRST if config.question_first >= 0.5 else "before_text"
     book = PHRASINGS[config.phrasings]
 
     def evaluate(model: DemoLlava) -> dict[str, float]:
         return evaluate_offline(
-            model, tokenizer, tower, processor, config.eval_scenes, images_after_text, render, book
+            model, tokenizer, tower, processor, config.eval_scenes, placement, render, book
         )
 
     stage1 = trained.after_stage1
     rows = {"stage 1 only": evaluate(stage1)} if config.ablations and stage1 else {}
-    export_all(config.out, model, tower, tokenizer, processor, images_after_text)
+    export_all(config.out, model, tower, tokenizer, processor, placement)
     accuracy = {"full data": evaluate(model), **rows}
     summary: dict[str, object] = {
         "config": {k: str(v) for k, v in asdict(config).items()},
@@ -215,8 +222,7 @@ def continue_stage2(config: TrainConfig, init: Path, log: LossLog) -> Trained:
     """Stage 2 again from a checkpoint's weights (its tokenizer and frozen tower too, pictures
     at the tower's size), on this run's data: the stage-2 flags say how long, how fast and on
     which kinds."""
-    tokenizer, model, tower = load_checkpoint(init)
-    processor = image_processor(tower.config.image_size)
+    tokenizer, model, tower, processor = load_checkpoint(init)
     tokenizer = add_word_tokens(tokenizer, model)  # the JSON descriptions' words, unspaced
     scenes = [generate_scene(seed) for seed in range(config.scenes)]
     pixels = scene_pixels(scenes, processor, PICTURES[config.pictures])

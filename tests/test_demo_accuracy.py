@@ -86,21 +86,27 @@ def test_accuracy_on_fresh_scenes_is_at_least_95_percent(
 
 
 @pytest.mark.parametrize("seed", [SEED_BASE + 100, SEED_BASE + 101])
-@pytest.mark.parametrize("kind", RESPONSE_TYPES)
+@pytest.mark.parametrize("kind", [*RESPONSE_TYPES, "multi-turn"])
 def test_served_tokens_equal_the_reference_forward(demo_url: str, seed: int, kind: str) -> None:
+    """Also for a follow-up turn, where the entry's image_placement moves the image after the
+    latest question: the server lays the conversation out as training did."""
     spec = resolve_model("llava-demo", REPO_MODEL_DIR)
     local: LocalModel = ensure_local(spec, REPO_MODEL_DIR)
     assert local.vision_tower is not None
     scene = generate_scene(seed)
-    question = make_sample(scene, kind, book=CANONICAL).question
+    turns = make_sample(scene, kind, book=CANONICAL).turns
     client = openai.OpenAI(base_url=f"{demo_url}/v1", api_key="unused", max_retries=0)
-    content: list[dict[str, Any]] = [
-        {"type": "image_url", "image_url": {"url": image_data_url(scene, render_plain)}},
-        {"type": "text", "text": question},
+    image = {"type": "image_url", "image_url": {"url": image_data_url(scene, render_plain)}}
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": [image, {"type": "text", "text": turns[0]}]},
+        *(
+            {"role": "user" if index % 2 == 0 else "assistant", "content": text}
+            for index, text in enumerate(turns[1:], start=1)
+        ),
     ]
     reply = client.chat.completions.create(
         model="llava-demo",
-        messages=[{"role": "user", "content": content}],  # type: ignore[list-item, misc]
+        messages=messages,  # type: ignore[arg-type]
         max_tokens=MAX_TOKENS,
         temperature=0,
         logprobs=True,
@@ -108,7 +114,7 @@ def test_served_tokens_equal_the_reference_forward(demo_url: str, seed: int, kin
     expected, _ = reference_greedy(
         local.model,
         local.vision_tower,
-        prompt_text([question], spec.image_placement == "after_text"),
+        prompt_text(turns, spec.image_placement),
         [render_plain(scene)],
         MAX_TOKENS,
     )

@@ -13,7 +13,7 @@ from transformers import PreTrainedTokenizerFast
 
 from llava_demo.instructions import STAGE2_KINDS, json_description, make_sample
 from llava_demo.json_words import JSON_WORDS, add_word_tokens
-from llava_demo.model import DemoLlava, DemoShape, prompt_text, wrap_tokenizer
+from llava_demo.model import QUESTION_FIRST, DemoLlava, DemoShape, prompt_text, wrap_tokenizer
 from llava_demo.phrasings import TRAINING, heldout_phrasebook
 from llava_demo.scenes import generate_scene
 from server.checkpoints.tokenizer import train_bpe_tokenizer
@@ -31,7 +31,7 @@ def training_texts(scenes: range) -> list[str]:
         for kind in ("caption", *STAGE2_KINDS):
             for book in books:
                 sample = make_sample(scene, kind, seed, book)
-                texts += [prompt_text(sample.turns, True), sample.written_answer]
+                texts += [prompt_text(sample.turns, QUESTION_FIRST), sample.written_answer]
     return texts
 
 

@@ -115,7 +115,7 @@ def test_output_folders_are_servable_entries(runs: tuple[Path, Path], tmp_path: 
         "llava_v0",
     )
     assert original.source.path == runs[0] / "weights"
-    assert original.image_placement == "after_text", "trained with the question first"
+    assert original.image_placement == "after_last_question", "trained with the question first"
     hf = resolve_model(str(runs[0].parent / "llava-demo-hf"), tmp_path)
     assert (hf.name, hf.format, hf.source.path) == (
         "llava-demo-hf",
@@ -130,7 +130,7 @@ def test_a_continued_run_starts_from_the_checkpoint_and_trains_stage_2_alone(
     """`train --init`: the loaded model is the checkpoint, weight for weight (what it exports
     before any step), the tower and tokenizer are kept, and only stage 2 runs."""
     start = runs[0]
-    tokenizer, model, _ = load_checkpoint(start)
+    tokenizer, model, _, _ = load_checkpoint(start)
     reloaded = tmp_path / "reloaded"
     export_original(reloaded, model, tokenizer)
     before = load_file(str(start / "weights" / "model.safetensors"))
