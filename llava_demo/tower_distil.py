@@ -38,12 +38,13 @@ from transformers import CLIPImageProcessor, CLIPVisionModel
 from llava_demo.checkpoint_load import load_checkpoint
 from llava_demo.export import export_all
 from llava_demo.loss_log import LossLog
-from llava_demo.model import QUESTION_FIRST, SELECT_LAYER
+from llava_demo.model import SELECT_LAYER
 from llava_demo.offline_eval import evaluate_offline
 from llava_demo.render import Renderer, render_plain, render_styled
 from llava_demo.scenes import CANVAS, generate_scene
 from llava_demo.train import all_tower_features, image_processor, scene_pixels
 from server.media.cores import usable_cores
+from server.model_repo import resolve_model
 
 STUDENT_CANVAS: Final = 2 * CANVAS
 PATCH_EMBEDDING: Final = "embeddings.patch_embedding.weight"
@@ -199,10 +200,12 @@ def distil_checkpoint(
     with log.progress(stage, config.steps, stage) as report:
         distil_tower(teacher_tokens, model.projector, student, pictures, config, report)
     del pictures
-    export_all(config.out, model, student, tokenizer, student_processor, QUESTION_FIRST)
+    # The decoder is the init's: its prompts stay laid out as it learnt them.
+    placement = resolve_model(str(config.init), config.init).image_placement
+    export_all(config.out, model, student, tokenizer, student_processor, placement)
     accuracy = {
         name: evaluate_offline(
-            model, tokenizer, student, student_processor, config.eval_scenes, QUESTION_FIRST, render
+            model, tokenizer, student, student_processor, config.eval_scenes, placement, render
         )
         for name, render in renderers.items()
     }

@@ -4,6 +4,7 @@ and a short run writes a servable checkpoint whose decoder is the init's, in bot
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from llava_demo.tower_distil import (
 )
 from llava_demo.tower_probe import RENDERERS
 from llava_demo.train import image_processor, train_demo
+from server.model_repo import resolve_model
 
 TOWER_WEIGHTS = Path("tower") / "model.safetensors"
 
@@ -82,11 +84,15 @@ def _distilled(init: Path, out: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory, teacher: CLIPVisionModel) -> tuple[Path, Path]:
-    """(init, out): the committed decoder with a 48-pixel tower, and that distilled a few
+    """(init, out): the committed decoder with a 48-pixel tower, its prompts laid out as the
+    checkpoint the committed tower was distilled from had them, and that distilled a few
     steps."""
     init = tmp_path_factory.mktemp("init") / "llava-demo"
     shutil.copytree(DEMO_DIR, init)
     export_tower(init / "tower", teacher, image_processor())
+    spec = init / "model.yaml"
+    placement = re.sub(r"image_placement: \w+", "image_placement: after_text", spec.read_text())
+    spec.write_text(placement)
     return init, _distilled(init, tmp_path_factory.mktemp("distil") / "llava-demo")
 
 
@@ -111,6 +117,8 @@ def test_a_short_run_keeps_the_decoder_and_changes_the_tower(runs: tuple[Path, P
     assert [json.loads(line)["step"] for line in steps] == [0, 1, 2]
     summary = json.loads((out / "training_summary.json").read_text())
     assert set(summary["tower_offline_accuracy"]) == set(RENDERERS)
+    # The decoder's prompts are served as it learnt them.
+    assert resolve_model(str(out), out).image_placement == "after_text"
 
 
 def test_the_hf_export_gives_nine_image_tokens_at_the_new_size(runs: tuple[Path, Path]) -> None:
