@@ -44,7 +44,7 @@ from llava_demo.render import Renderer, render_plain, render_styled
 from llava_demo.scenes import CANVAS, generate_scene
 from llava_demo.train import all_tower_features, image_processor, scene_pixels
 from server.media.cores import usable_cores
-from server.model_repo import resolve_model
+from server.model_repo import parse_model_yaml
 
 STUDENT_CANVAS: Final = 2 * CANVAS
 PATCH_EMBEDDING: Final = "embeddings.patch_embedding.weight"
@@ -201,7 +201,7 @@ def distil_checkpoint(
         distil_tower(teacher_tokens, model.projector, student, pictures, config, report)
     del pictures
     # The decoder is the init's: its prompts stay laid out as it learnt them.
-    placement = resolve_model(str(config.init), config.init).image_placement
+    placement = parse_model_yaml(config.init / "model.yaml").image_placement
     export_all(config.out, model, student, tokenizer, student_processor, placement)
     accuracy = {
         name: evaluate_offline(
