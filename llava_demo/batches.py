@@ -20,7 +20,7 @@ import torch
 from transformers import DynamicCache, PreTrainedTokenizerFast
 
 from llava_demo.instructions import make_sample
-from llava_demo.model import QUESTION_FIRST, DemoLlava, prompt_pieces
+from llava_demo.model import DemoLlava, prompt_pieces, row_placement
 from llava_demo.phrasings import TRAINING, Phrasebook
 from llava_demo.scenes import Scene
 from server.prompts.conversations import ImagePlacement
@@ -72,9 +72,7 @@ class Batcher:
             sample = make_sample(self.scenes[index], kind, salt, self.book)
             # No draw at 0, so image-first runs keep their RNG stream.
             question_first = self.question_first != 0 and rng.random() < self.question_first
-            before, after = self._pieces(
-                sample.turns, QUESTION_FIRST if question_first else "before_text"
-            )
+            before, after = self._pieces(sample.turns, row_placement(question_first))
             answer = self.tokenizer(sample.written_answer, add_special_tokens=False).input_ids
             pieces.append((before, after, [*answer, self.tokenizer.eos_token_id]))
         shared = _common_prefix_length([before for before, _, _ in pieces])

@@ -55,6 +55,11 @@ TOKENIZER_SCENES: Final = 3000  # scenes whose texts train the BPE tokenizer (se
 QUESTION_FIRST: Final[ImagePlacement] = "after_last_question"
 
 
+def row_placement(question_first: bool) -> ImagePlacement:
+    """A training row's layout: QUESTION_FIRST, or the original image-first one."""
+    return QUESTION_FIRST if question_first else "before_text"
+
+
 @dataclass(frozen=True)
 class DemoShape:
     vision_hidden: int = 64  # tiny_original's mm_hidden_size

@@ -34,10 +34,10 @@ from llava_demo.json_words import add_word_tokens
 from llava_demo.lm_pretrain import pretrain_language_model
 from llava_demo.loss_log import LossLog
 from llava_demo.model import (
-    QUESTION_FIRST,
     DemoLlava,
     DemoShape,
     build_tokenizer,
+    row_placement,
     tower_config,
     tower_features,
 )
@@ -162,7 +162,7 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
     tokenizer, tower, model = trained.tokenizer, trained.tower, trained.model
     processor = trained.processor
     # The served prompt puts the question where most training rows had it.
-    placement = QUESTION_FIRST if config.question_first >= 0.5 else "before_text"
+    placement = row_placement(config.question_first >= 0.5)
     book = PHRASINGS[config.phrasings]
 
     def evaluate(model: DemoLlava) -> dict[str, float]:
