@@ -131,7 +131,7 @@ def _add_distil_command(commands: Any) -> None:
     )
     distil.add_argument("--init", type=Path, required=True, help="checkpoint folder (teacher)")
     distil.add_argument("--out", type=Path, required=True, help="folder to write (and OUT-hf)")
-    for name in ("scenes", "styles", "steps", "seed", "extra-layers", "mlp-width"):
+    for name in ("scenes", "first-scene", "styles", "steps", "seed", "extra-layers", "mlp-width"):
         distil.add_argument(f"--{name}", type=int, default=None)
     distil.add_argument("--learning-rate", type=float, default=None)
     distil.add_argument("--batch-size", type=int, default=None)

@@ -132,7 +132,9 @@ class DistilConfig:
 
     init: Path  # the checkpoint (original format) whose tower is the teacher
     out: Path
-    scenes: int = 40000  # seeds 0..scenes-1, as the tower's pre-training
+    scenes: int = 40000  # seeds first_scene..first_scene+scenes-1
+    # 0: the tower's pre-training scenes; a continued distillation takes new ones.
+    first_scene: int = 0
     styles: int = 2  # pictures of each scene, in styles drawn by the training renderer
     # The student: two more layers and an MLP twice as wide as the teacher's. At the
     # teacher's size it reached 77.7% on the second renderer (offline, 100 scenes), with
@@ -190,12 +192,14 @@ def distil_checkpoint(
     torch.manual_seed(config.seed)
     tokenizer, model, teacher, processor = load_checkpoint(config.init)
     student_processor = image_processor(STUDENT_CANVAS)
-    scenes = [generate_scene(seed) for seed in range(config.scenes)]
+    seeds = range(config.first_scene, config.first_scene + config.scenes)
+    scenes = [generate_scene(seed) for seed in seeds]
     teacher_tokens = all_tower_features(teacher, scene_pixels(scenes, processor, render_plain))
-    pictures = styled_pixels(student_processor, range(config.scenes), config.styles)
-    student = enlarged_student(
-        teacher, STUDENT_CANVAS // CANVAS, config.extra_layers, config.mlp_width
-    )
+    pictures = styled_pixels(student_processor, seeds, config.styles)
+    # A 48-px tower grows to 96 px; a distilled one (already 96 px, factor 1, with
+    # --extra-layers 0) continues as a copy of itself.
+    factor = STUDENT_CANVAS // teacher.config.image_size
+    student = enlarged_student(teacher, factor, config.extra_layers, config.mlp_width)
     stage = "tower distillation"
     with log.progress(stage, config.steps, stage) as report:
         distil_tower(teacher_tokens, model.projector, student, pictures, config, report)

@@ -73,9 +73,9 @@ def test_styles_are_the_training_renderers_and_differ() -> None:
     assert render_styled(scene, 1).tobytes() == second.tobytes()
 
 
-def _distilled(init: Path, out: Path) -> Path:
+def _distilled(init: Path, out: Path, **settings: int) -> Path:
     config = DistilConfig(
-        init=init, out=out, scenes=8, styles=2, steps=3, batch_size=4, eval_scenes=2
+        init=init, out=out, scenes=8, styles=2, steps=3, batch_size=4, eval_scenes=2, **settings
     )
     out.mkdir(parents=True)
     distil_checkpoint(config, LossLog(out / "tower_log.jsonl"), RENDERERS)
@@ -119,6 +119,21 @@ def test_a_short_run_keeps_the_decoder_and_changes_the_tower(runs: tuple[Path, P
     assert set(summary["tower_offline_accuracy"]) == set(RENDERERS)
     # The decoder's prompts are served as it learnt them.
     assert resolve_model(str(out), out).image_placement == "after_text"
+
+
+def test_a_distilled_tower_continues_as_a_copy_of_itself(
+    runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A second distillation from a distilled checkpoint (96 px already) keeps its shape."""
+    _, distilled = runs
+    tower = CLIPVisionModel.from_pretrained(distilled / "tower")
+    copy = enlarged_student(tower, 1).state_dict()
+    assert copy.keys() == tower.state_dict().keys()
+    assert all(torch.equal(value, copy[name]) for name, value in tower.state_dict().items())
+    again = _distilled(distilled, tmp_path / "llava-demo", extra_layers=0, first_scene=8)
+    assert json.loads((again / "tower" / "config.json").read_text()) == json.loads(
+        (distilled / "tower" / "config.json").read_text()
+    )
 
 
 def test_the_hf_export_gives_nine_image_tokens_at_the_new_size(runs: tuple[Path, Path]) -> None:
