@@ -37,7 +37,7 @@ SCENES = 20
 TRAINED_ON = trained_on(REPO_MODEL_DIR / "llava-demo" / "training_summary.json")
 PLAIN = EvalSet("plain pictures, one phrasing per form", render_plain, CANONICAL)
 # eval-demo's other columns on a small sample; the committed model gives 96% (held-out
-# phrasings), 94% (second renderer) and 99% (follow-up turn) on 300 scenes
+# phrasings), 95% (second renderer) and 99% (follow-up turn) on 300 scenes
 # (docs/demo-model.md); before its tower's distillation the second renderer got 21%, the
 # checkpoint it continues about 30% on held-out phrasings and "." to a follow-up.
 FLOOR = 60.0
