@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     summary = trained_on(args.summary)
     trained = TrainedOn(args.pictures or summary.pictures, args.phrasings or summary.phrasings)
+    _say_what_is_asked(trained, args.summary)
     if args.structured:
         from llava_demo.structured_eval import eval_structured
 
@@ -173,6 +175,17 @@ def _evaluate(args: argparse.Namespace) -> int:
         args.show_errors,
         args.wait,
         trained,
+    )
+
+
+def _say_what_is_asked(trained: TrainedOn, summary: Path) -> None:
+    """Said up front: without a summary (an -hf export's folder has none) the sets ask in the
+    recipe's varied data, not in what a checkpoint trained on plain pictures knows."""
+    found = "" if summary.is_file() else " not found"
+    print(
+        f"Own generator and follow-up turns: {trained.pictures} pictures, {trained.phrasings}"
+        f" phrasings (training summary: {summary}{found})",
+        file=sys.stderr,
     )
 
 
