@@ -134,6 +134,11 @@ def test_a_distilled_tower_continues_as_a_copy_of_itself(
     assert json.loads((again / "tower" / "config.json").read_text()) == json.loads(
         (distilled / "tower" / "config.json").read_text()
     )
+    first = json.loads((distilled / "training_summary.json").read_text())
+    second = json.loads((again / "training_summary.json").read_text())
+    assert second["tower_distillation"]["first_scene"] == "8"
+    assert second["earlier_distillation"]["tower_distillation"] == first["tower_distillation"]
+    assert second["config"] == first["config"]  # the decoder's data, which eval-demo asks in
 
 
 def test_the_hf_export_gives_nine_image_tokens_at_the_new_size(runs: tuple[Path, Path]) -> None:
