@@ -48,13 +48,6 @@ from server.model_repo import parse_model_yaml
 
 STUDENT_CANVAS: Final = 2 * CANVAS
 PATCH_EMBEDDING: Final = "embeddings.patch_embedding.weight"
-# A distillation's record in a training summary.
-DISTILLATION_KEYS: Final = (
-    "earlier_distillation",
-    "tower_distillation",
-    "tower_distillation_seconds",
-    "tower_offline_accuracy",
-)
 
 
 def enlarged_student(
@@ -230,13 +223,15 @@ def _summary(
     this run's settings, time and offline accuracy per renderer. An init that was itself
     distilled keeps that record under `earlier_distillation` (nested as often as it happened)."""
     init_summary = json.loads((config.init / "training_summary.json").read_text())
-    earlier = {key: init_summary.pop(key) for key in DISTILLATION_KEYS if key in init_summary}
-    summary = {
-        **init_summary,
-        **({"earlier_distillation": earlier} if earlier else {}),
+    record: dict[str, object] = {
         "tower_distillation": {k: str(v) for k, v in asdict(config).items()},
         "tower_distillation_seconds": round(seconds, 1),
         "tower_offline_accuracy": accuracy,
     }
+    recorded = (*record, "earlier_distillation")
+    earlier = {key: init_summary.pop(key) for key in recorded if key in init_summary}
+    if earlier:
+        record["earlier_distillation"] = earlier
+    summary = {**init_summary, **record}
     (config.out / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
