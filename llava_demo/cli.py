@@ -88,7 +88,7 @@ def _add_eval_command(commands: Any) -> None:
         "--summary",
         type=Path,
         default=DEMO_DIR / "training_summary.json",
-        help="training summary whose ablation rows join the table",
+        help="the model's training summary: what it learnt from, and its ablation rows",
     )
     evaluate.add_argument("--show-errors", type=int, default=5, help="wrong answers to print")
     evaluate.add_argument(
@@ -157,9 +157,12 @@ def _parser() -> argparse.ArgumentParser:
 def _evaluate(args: argparse.Namespace) -> int:
     from llava_demo.evaluate import api_root, eval_demo
 
-    summary = trained_on(args.summary)
-    trained = TrainedOn(args.pictures or summary.pictures, args.phrasings or summary.phrasings)
-    _say_what_is_asked(trained, args.summary)
+    trained = _asked_as_trained(args)
+    print(
+        f"Own generator and follow-up turns: {trained.pictures} pictures, {trained.phrasings}"
+        f" phrasings (training summary: {args.summary})",
+        file=sys.stderr,
+    )
     if args.structured:
         from llava_demo.structured_eval import eval_structured
 
@@ -178,21 +181,24 @@ def _evaluate(args: argparse.Namespace) -> int:
     )
 
 
-def _say_what_is_asked(trained: TrainedOn, summary: Path) -> None:
-    """Said up front: without a summary (an -hf export's folder has none) the sets ask in the
-    recipe's varied data, not in what a checkpoint trained on plain pictures knows."""
-    found = "" if summary.is_file() else " not found"
-    print(
-        f"Own generator and follow-up turns: {trained.pictures} pictures, {trained.phrasings}"
-        f" phrasings (training summary: {summary}{found})",
-        file=sys.stderr,
-    )
+def _asked_as_trained(args: argparse.Namespace) -> TrainedOn:
+    """The own-generator and follow-up sets ask in what the model learnt from: the flags, else
+    its training summary. Without either, the sets would ask in the recipe's varied data,
+    which a checkpoint trained on plain pictures never saw: refused rather than guessed."""
+    if args.pictures and args.phrasings:
+        return TrainedOn(args.pictures, args.phrasings)
+    if not args.summary.is_file():
+        raise SystemExit(
+            f"eval-demo: no training summary at {args.summary}. Give the model folder's"
+            " training_summary.json as --summary, or say what it learnt from with --pictures"
+            " and --phrasings."
+        )
+    summary = trained_on(args.summary)
+    return TrainedOn(args.pictures or summary.pictures, args.phrasings or summary.phrasings)
 
 
 def trained_on(summary: Path) -> TrainedOn:
     """What a training summary's run learnt from (runs before the choices: varied)."""
-    if not summary.is_file():
-        return TrainedOn()
     config = json.loads(summary.read_text())["config"]
     return TrainedOn(config.get("pictures", "varied"), config.get("phrasings", "varied"))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
@@ -56,13 +57,24 @@ def export_all(
 ) -> None:
     """Both formats; the prompt puts the image where training put it (model.yaml's
     image_placement for the original format, the chat template for llava-hf)."""
-    hf_out = out.parent / f"{out.name}-hf"
+    hf_out = hf_folder(out)
     export_original(out / "weights", model, tokenizer)
     export_tower(out / "tower", tower, processor)
     template = llava_v0_template(placement)
     export_hf(hf_out / "weights", model, tower, tokenizer, processor, template)
     write_model_yaml(out, "llava-demo", {"image_placement": placement})
     write_model_yaml(hf_out, "llava-demo-hf", {})
+
+
+def hf_folder(out: Path) -> Path:
+    return out.parent / f"{out.name}-hf"
+
+
+def write_summary(out: Path, summary: Mapping[str, object]) -> None:
+    """Into both formats' folders: eval-demo reads from it what the model learnt from."""
+    text = json.dumps(summary, indent=2) + "\n"
+    for folder in (out, hf_folder(out)):
+        (folder / "training_summary.json").write_text(text)
 
 
 def write_model_yaml(folder: Path, like: str, settings_of_this_run: dict[str, str]) -> None:

@@ -36,7 +36,7 @@ from torch import nn
 from transformers import CLIPImageProcessor, CLIPVisionModel
 
 from llava_demo.checkpoint_load import load_checkpoint
-from llava_demo.export import export_all
+from llava_demo.export import export_all, write_summary
 from llava_demo.loss_log import LossLog
 from llava_demo.model import SELECT_LAYER
 from llava_demo.offline_eval import evaluate_offline
@@ -233,5 +233,5 @@ def _summary(
     if earlier:
         record["earlier_distillation"] = earlier
     summary = {**init_summary, **record}
-    (config.out / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_summary(config.out, summary)
     return summary

@@ -28,7 +28,7 @@ from llava_demo.batches import Batcher, batch_loss
 from llava_demo.checkpoint_load import load_checkpoint
 from llava_demo.config import TrainConfig
 from llava_demo.encoder_pretrain import cell_labels, pretrain_tower
-from llava_demo.export import export_all
+from llava_demo.export import export_all, write_summary
 from llava_demo.instructions import STAGE2_KINDS
 from llava_demo.json_words import add_word_tokens
 from llava_demo.lm_pretrain import pretrain_language_model
@@ -180,8 +180,7 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
         "offline_accuracy": accuracy,
         **init_summary(config.init),
     }
-    summary_path = config.out / "training_summary.json"
-    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    write_summary(config.out, summary)
     if config.ablations and stage1:  # after the export, so the main checkpoint never waits on it
         stage1.llm.requires_grad_(True)
         steps, rate = conversation_only_steps(config), config.stage2_learning_rate
@@ -189,7 +188,7 @@ def train_demo(config: TrainConfig) -> dict[str, object]:
         run_stage(stage, stage1, trained.batcher, trained.features, config, log)
         accuracy["conversation data only"] = evaluate(stage1)
         summary["train_seconds_with_ablations"] = round(time.monotonic() - started, 1)
-        summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+        write_summary(config.out, summary)
     return summary
 
 

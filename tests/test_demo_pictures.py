@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import llava_demo
-from llava_demo.cli import trained_on
+from llava_demo.cli import main, trained_on
 from llava_demo.eval_sets import TrainedOn, eval_sets
 from llava_demo.phrasings import CANONICAL
 from llava_demo.render import render_plain, render_scene
@@ -116,8 +116,15 @@ def test_evaluation_asks_as_the_model_learnt(tmp_path: Path) -> None:
     assert sets["held-out phrasings"].book.templates != CANONICAL.templates
     assert eval_sets()[0].renderer is render_scene
     summary = tmp_path / "training_summary.json"
-    assert trained_on(summary) == TrainedOn()  # no summary: the recipe's defaults
     summary.write_text(json.dumps({"config": {"seed": "3"}}))
     assert trained_on(summary) == TrainedOn()  # trained before the choices existed
     summary.write_text(json.dumps({"config": {"pictures": "plain", "phrasings": "canonical"}}))
     assert trained_on(summary) == TrainedOn("plain", "canonical")
+
+
+def test_evaluation_refuses_a_missing_summary_unless_told(tmp_path: Path) -> None:
+    """Without a training summary eval-demo cannot know what the model learnt from: it says so
+    before asking anything (no server is needed to reach the refusal)."""
+    missing = ["eval", "--summary", str(tmp_path / "none.json"), "--base-url", "http://0.0.0.0:1"]
+    with pytest.raises(SystemExit, match=r"no training summary at .*none\.json"):
+        main(missing)

@@ -72,7 +72,10 @@ def test_every_stage_logs_its_losses(runs: tuple[Path, Path]) -> None:
     # The paper's data ablation: the conversation subset for the same epochs, i.e. as many
     # conversation batches as the full run drew (2 of 9 at the default weights 1:1:1:1:0.5).
     assert stages.count("stage 2 (conversation only)") == 2
-    summary = json.loads((runs[0] / "training_summary.json").read_text())
+    summary_text = (runs[0] / "training_summary.json").read_text()
+    hf_summary = runs[0].parent / "llava-demo-hf" / "training_summary.json"
+    assert hf_summary.read_text() == summary_text  # eval-demo reads what it learnt from
+    summary = json.loads(summary_text)
     assert set(summary["offline_accuracy"]) == {
         "full data",
         "stage 1 only",

@@ -115,8 +115,10 @@ def test_a_short_run_keeps_the_decoder_and_changes_the_tower(runs: tuple[Path, P
     assert (tower["image_size"], tower["patch_size"]) == (STUDENT_CANVAS, 32)
     steps = (out / "tower_log.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in steps] == [0, 1, 2]
-    summary = json.loads((out / "training_summary.json").read_text())
-    assert set(summary["tower_offline_accuracy"]) == set(RENDERERS)
+    summary_text = (out / "training_summary.json").read_text()
+    assert set(json.loads(summary_text)["tower_offline_accuracy"]) == set(RENDERERS)
+    # The llava-hf export carries it too: eval-demo reads what the model learnt from it.
+    assert (out.parent / f"{out.name}-hf" / "training_summary.json").read_text() == summary_text
     # The decoder's prompts are served as it learnt them.
     assert resolve_model(str(out), out).image_placement == "after_text"
 
