@@ -125,6 +125,7 @@ def test_evaluation_asks_as_the_model_learnt(tmp_path: Path) -> None:
 def test_evaluation_refuses_a_missing_summary_unless_told(tmp_path: Path) -> None:
     """Without a training summary eval-demo cannot know what the model learnt from: it says so
     before asking anything (no server is needed to reach the refusal)."""
-    missing = ["eval", "--summary", str(tmp_path / "none.json"), "--base-url", "http://0.0.0.0:1"]
+    summary = str(tmp_path / "none.json")
+    missing = ["eval", "--summary", summary, "--base-url", "http://127.0.0.1:9", "--wait", "0"]
     with pytest.raises(SystemExit, match=r"no training summary at .*none\.json"):
         main(missing)
