@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from transformers import AutoProcessor, CLIPVisionModel
 
 from llava_demo.config import TrainConfig
-from llava_demo.export import export_tower
+from llava_demo.export import export_tower, hf_folder
 from llava_demo.loss_log import LossLog
 from llava_demo.model import DemoShape, tower_config, tower_features
 from llava_demo.paths import DEMO_DIR
@@ -118,7 +118,7 @@ def test_a_short_run_keeps_the_decoder_and_changes_the_tower(runs: tuple[Path, P
     summary_text = (out / "training_summary.json").read_text()
     assert set(json.loads(summary_text)["tower_offline_accuracy"]) == set(RENDERERS)
     # The llava-hf export carries it too: eval-demo reads what the model learnt from it.
-    assert (out.parent / f"{out.name}-hf" / "training_summary.json").read_text() == summary_text
+    assert (hf_folder(out) / "training_summary.json").read_text() == summary_text
     # The decoder's prompts are served as it learnt them.
     assert resolve_model(str(out), out).image_placement == "after_text"
 
