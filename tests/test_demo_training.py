@@ -17,7 +17,7 @@ from transformers import PreTrainedTokenizerFast
 from llava_demo.batches import IGNORE, Batch, Batcher, batch_loss, row_embeddings
 from llava_demo.checkpoint_load import load_checkpoint
 from llava_demo.config import TrainConfig
-from llava_demo.export import export_original
+from llava_demo.export import export_original, hf_folder
 from llava_demo.model import DemoLlava, DemoShape, build_tokenizer
 from llava_demo.scenes import Scene, generate_scene
 from llava_demo.train import train_demo
@@ -73,7 +73,7 @@ def test_every_stage_logs_its_losses(runs: tuple[Path, Path]) -> None:
     # conversation batches as the full run drew (2 of 9 at the default weights 1:1:1:1:0.5).
     assert stages.count("stage 2 (conversation only)") == 2
     summary_text = (runs[0] / "training_summary.json").read_text()
-    hf_summary = runs[0].parent / "llava-demo-hf" / "training_summary.json"
+    hf_summary = hf_folder(runs[0]) / "training_summary.json"
     assert hf_summary.read_text() == summary_text  # eval-demo reads what it learnt from
     summary = json.loads(summary_text)
     assert set(summary["offline_accuracy"]) == {
