@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,8 @@ def _parser() -> argparse.ArgumentParser:
 def _evaluate(args: argparse.Namespace) -> int:
     from llava_demo.evaluate import api_root, eval_demo
 
-    trained = _asked_as_trained(args)
+    summary = _training_summary(args)
+    trained = _asked_as_trained(args, summary)
     print(
         f"Own generator and follow-up turns: {trained.pictures} pictures, {trained.phrasings}"
         f" phrasings (training summary: {args.summary})",
@@ -174,32 +176,46 @@ def _evaluate(args: argparse.Namespace) -> int:
         args.base_url,
         args.scenes,
         args.seed_base,
-        args.summary,
+        summary,
         args.show_errors,
         args.wait,
         trained,
     )
 
 
-def _asked_as_trained(args: argparse.Namespace) -> TrainedOn:
+def _training_summary(args: argparse.Namespace) -> dict[str, Any]:
+    """The model's training summary, read once: what it learnt from, and its ablation rows.
+    Without it the sets would ask in the recipe's varied data, which a checkpoint trained on
+    plain pictures never saw: refused rather than guessed, unless the flags say it all."""
+    if args.summary.is_file():
+        summary: dict[str, Any] = json.loads(args.summary.read_text())
+        return summary
+    if args.pictures and args.phrasings:
+        return {}
+    raise SystemExit(
+        f"eval-demo: no training summary at {args.summary}. Give the model folder's"
+        " training_summary.json as --summary, or say what it learnt from with --pictures"
+        " and --phrasings."
+    )
+
+
+def _asked_as_trained(args: argparse.Namespace, summary: Mapping[str, Any]) -> TrainedOn:
     """The own-generator and follow-up sets ask in what the model learnt from: the flags, else
-    its training summary. Without either, the sets would ask in the recipe's varied data,
-    which a checkpoint trained on plain pictures never saw: refused rather than guessed."""
+    its training summary."""
     if args.pictures and args.phrasings:
         return TrainedOn(args.pictures, args.phrasings)
-    if not args.summary.is_file():
-        raise SystemExit(
-            f"eval-demo: no training summary at {args.summary}. Give the model folder's"
-            " training_summary.json as --summary, or say what it learnt from with --pictures"
-            " and --phrasings."
-        )
-    summary = trained_on(args.summary)
-    return TrainedOn(args.pictures or summary.pictures, args.phrasings or summary.phrasings)
+    learnt = learnt_from(summary)
+    return TrainedOn(args.pictures or learnt.pictures, args.phrasings or learnt.phrasings)
 
 
 def trained_on(summary: Path) -> TrainedOn:
+    """What the run whose training summary is at `summary` learnt from."""
+    return learnt_from(json.loads(summary.read_text()))
+
+
+def learnt_from(summary: Mapping[str, Any]) -> TrainedOn:
     """What a training summary's run learnt from (runs before the choices: varied)."""
-    config = json.loads(summary.read_text())["config"]
+    config = summary["config"]
     return TrainedOn(config.get("pictures", "varied"), config.get("phrasings", "varied"))
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from llava_demo.eval_sets import Graded
 from llava_demo.forms import question_form
@@ -57,10 +56,9 @@ def form_table(graded: Sequence[Graded]) -> str:
     return "\n".join(lines)
 
 
-def ablation_rows(summary_path: Path) -> dict[str, dict[str, float]]:
-    if not summary_path.is_file():
-        return {}
-    offline = json.loads(summary_path.read_text()).get("offline_accuracy", {})
+def ablation_rows(summary: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """The training summary's offline rows other than the full data's (none without one)."""
+    offline = summary.get("offline_accuracy", {})
     return {
         f"{name} (torch, at training)": row for name, row in offline.items() if name != "full data"
     }

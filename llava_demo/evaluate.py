@@ -15,9 +15,8 @@ import base64
 import io
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, Final
 
 import httpx
@@ -157,7 +156,7 @@ def eval_demo(
     base_url: str,
     count: int,
     seed_base: int,
-    summary: Path,
+    summary: Mapping[str, Any],
     show_errors: int,
     wait_s: float | None = None,
     trained: TrainedOn = VARIED_DATA,
